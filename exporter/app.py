@@ -1,0 +1,110 @@
+"""create_app(settings, registry): routes, middleware and the lifecycle of the exporter's parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from exporter import handlers
+from exporter.checks import CHECKS
+from exporter.config import Settings
+from exporter.keys import LOGS, METRICS, RUNNER, SETTINGS
+from exporter.logs import LogPipeline
+from exporter.metrics import Metrics, create_metrics
+from exporter.middleware import OTHER, instrument, json_errors
+from exporter.runner import Runner, Trigger
+from exporter.sinks import FileSink, Sink, StreamSink
+
+log = logging.getLogger("exporter")
+
+# Seconds the log queues get to drain at shutdown before a stuck sink is abandoned.
+DRAIN_TIMEOUT = 5.0
+
+Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
+
+def routes(settings: Settings, registry: CollectorRegistry) -> list[Route]:
+    """Every endpoint as (path, name, handler); the name is the ``handler`` metric label."""
+    return [
+        ("/", "index", handlers.index),
+        ("/smoke-test", "smoke_test", handlers.smoke_test),
+        ("/health/smoke-test", "health_smoke_test", handlers.smoke_test),  # the seed's path
+        (settings.telemetry_path, "metrics", make_aiohttp_handler(registry)),
+        ("/-/healthy", "healthy", handlers.healthy),
+        ("/-/ready", "ready", handlers.ready),
+    ]
+
+
+def build_sinks(settings: Settings, metrics: Metrics, stdout_fd: int) -> list[Sink]:
+    """stdout always; the log file when one is configured."""
+    sinks: list[Sink] = [StreamSink("stdout", stdout_fd, metrics)]
+    if settings.log_file is not None:
+        sinks.append(FileSink("file", settings.log_file, metrics))
+    return sinks
+
+
+def create_app(
+    settings: Settings, registry: CollectorRegistry, *, stdout_fd: int | None = None
+) -> web.Application:
+    """Build the whole exporter; nothing starts until the application does."""
+    table = routes(settings, registry)
+    metrics = create_metrics(
+        registry,
+        triggers=[trigger.value for trigger in Trigger],
+        checks=CHECKS,
+        handlers=[name for _, name, _ in table] + [OTHER],
+        interval_seconds=settings.interval_seconds,
+    )
+    stdout = sys.stdout.fileno() if stdout_fd is None else stdout_fd
+    logs = LogPipeline(build_sinks(settings, metrics, stdout), metrics, settings.log_level)
+    runner = Runner(
+        CHECKS,
+        logs,
+        metrics,
+        timeout_seconds=settings.timeout_seconds,
+        interval_seconds=settings.interval_seconds,
+        message=settings.message,
+    )
+    app = web.Application(middlewares=[instrument, json_errors])
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[LOGS] = logs
+    app[RUNNER] = runner
+    for path, name, handler in table:
+        app.router.add_get(path, handler, name=name)
+    app.cleanup_ctx.append(_logging)
+    app.cleanup_ctx.append(_schedule)
+    return app
+
+
+async def _logging(app: web.Application) -> AsyncIterator[None]:
+    """Start the log pipeline first; stop it last, after the final line, draining every queue."""
+    logs = app[LOGS]
+    logs.start()
+    yield
+    log.info("Stopped; draining the log queues")
+    stuck = await asyncio.to_thread(logs.stop, DRAIN_TIMEOUT)
+    if stuck:
+        print(
+            f"smoke-test-exporter: log sinks not drained within {DRAIN_TIMEOUT:g}s: "
+            + ", ".join(stuck),
+            file=sys.stderr,
+        )
+
+
+async def _schedule(app: web.Application) -> AsyncIterator[None]:
+    """The start-up run and the background runs, cancelled at shutdown."""
+    runner = app[RUNNER]
+    task = asyncio.create_task(runner.schedule())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await runner.close()

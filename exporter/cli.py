@@ -1,0 +1,164 @@
+"""Command-line flags and their environment twins, turned into one frozen Settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, NoReturn
+
+from exporter import __version__
+from exporter.config import (
+    Settings,
+    parse_listen_address,
+    parse_log_level,
+    parse_seconds,
+    parse_telemetry_path,
+)
+
+PROG = "smoke-test-exporter"
+ENV_PREFIX = "SMOKE_TEST_EXPORTER_"
+
+
+class UsageError(Exception):
+    """A flag or environment variable has a value the exporter cannot use."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One flag: its name, the Settings field it fills, how its text is parsed."""
+
+    flag: str
+    field: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        """The environment variable that stands in when the flag is not given."""
+        name = self.flag.lstrip("-").upper().replace(".", "_").replace("-", "_")
+        return ENV_PREFIX + name
+
+
+OPTIONS = (
+    Option(
+        "--web.listen-address",
+        "listen_address",
+        parse_listen_address,
+        "address to listen on: host:port, :port (all interfaces) or [v6]:port (default :9707)",
+    ),
+    Option(
+        "--web.telemetry-path",
+        "telemetry_path",
+        parse_telemetry_path,
+        "path under which to expose metrics (default /metrics)",
+    ),
+    Option(
+        "--log.level",
+        "log_level",
+        parse_log_level,
+        "debug, info, warning or error (default info); the canary is written at any level",
+    ),
+    Option(
+        "--log.file",
+        "log_file",
+        Path,
+        "also append JSON logs to this file, reopened when moved or deleted (default: none)",
+    ),
+    Option(
+        "--smoke-test.interval",
+        "interval_seconds",
+        partial(parse_seconds, allow_zero=True),
+        "seconds between background runs; 0 turns them off (default 30)",
+    ),
+    Option(
+        "--smoke-test.timeout",
+        "timeout_seconds",
+        partial(parse_seconds, allow_zero=False),
+        "seconds the logging check waits for every sink to confirm (default 2)",
+    ),
+    Option(
+        "--smoke-test.message",
+        "message",
+        str,
+        "message of a passing smoke test (default: PetSage systems are purring perfectly!)",
+    ),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become UsageError instead of usage text and exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The flags, each noting its environment variable in --help."""
+    parser = _Parser(
+        prog=PROG,
+        description="Prometheus exporter that proves the service is up and its logging works.",
+        allow_abbrev=False,
+    )
+    for option in OPTIONS:
+        parser.add_argument(
+            option.flag,
+            dest=option.field,
+            metavar="VALUE",
+            help=f"{option.help} [env {option.env}]",
+        )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return parser
+
+
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    """Flags beat their environment variables, which beat the defaults."""
+    namespace = build_parser().parse_args(argv)
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        text = getattr(namespace, option.field)
+        source = f"argument {option.flag}"
+        if text is None:
+            text = environ.get(option.env)
+            source = f"environment variable {option.env}"
+        if text is None:
+            continue
+        try:
+            values[option.field] = option.parse(text)
+        except ValueError as error:
+            raise UsageError(f"{source}: {error}") from None
+    return Settings(**values)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Parse the configuration, then serve until SIGTERM or SIGINT; return the exit code."""
+    try:
+        settings = parse_settings(
+            sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ
+        )
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help and --version print and stop here
+        return int(done.code or 0)
+
+    from exporter.logs import probe_log_file  # noqa: PLC0415 - keeps --help fast
+    from exporter.server import serve  # noqa: PLC0415
+
+    if settings.log_file is not None and (problem := probe_log_file(settings.log_file)):
+        print(
+            f"{PROG}: warning: --log.file is unusable ({problem}); "
+            "starting anyway, and the smoke test fails until it is fixed",
+            file=sys.stderr,
+        )
+    return asyncio.run(serve(settings))
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    raise SystemExit(main())

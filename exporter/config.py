@@ -1,0 +1,109 @@
+"""Frozen settings and the parsing of their values (listen addresses, levels, durations)."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MESSAGE = "PetSage systems are purring perfectly!"
+
+
+class LogLevel(enum.Enum):
+    """The levels ``--log.level`` accepts."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def number(self) -> int:
+        """The ``logging`` module's number for this level."""
+        return int(logging.getLevelName(self.name))
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """Where the HTTP server binds; ``host`` is None for all interfaces."""
+
+    host: str | None
+    port: int
+
+    def __str__(self) -> str:
+        if self.host is None:
+            return f":{self.port}"
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the exporter is configured with, read once at start-up."""
+
+    listen_address: ListenAddress = ListenAddress(None, 9707)
+    telemetry_path: str = "/metrics"
+    log_level: LogLevel = LogLevel.INFO
+    log_file: Path | None = None
+    interval_seconds: float = 30.0
+    timeout_seconds: float = 2.0
+    message: str = DEFAULT_MESSAGE
+
+
+def parse_listen_address(text: str) -> ListenAddress:
+    """Parse ``host:port``, ``:port`` or ``[v6]:port``; raise ValueError with the reason."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        raise ValueError(f"{text!r} has no port: use host:port, :port or [v6]:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"{text!r}: write an IPv6 host in brackets, as [::1]:9707")
+    if not port_text.isdigit():
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"{text!r}: port {port} is out of range 0-65535")
+    return ListenAddress(host or None, port)
+
+
+def parse_log_level(text: str) -> LogLevel:
+    """Parse a level name, case-insensitively."""
+    try:
+        return LogLevel(text.strip().lower())
+    except ValueError:
+        names = ", ".join(level.value for level in LogLevel)
+        raise ValueError(f"{text!r} is not a level: use one of {names}") from None
+
+
+def parse_seconds(text: str, *, allow_zero: bool) -> float:
+    """Parse a finite, non-negative number of seconds (positive unless ``allow_zero``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} must be a finite number of seconds, not negative")
+    if value == 0 and not allow_zero:
+        raise ValueError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def parse_telemetry_path(text: str) -> str:
+    """Accept an absolute URL path that does not shadow the exporter's own routes."""
+    if not text.startswith("/") or any(c in text for c in "?#{} \t\r\n"):
+        raise ValueError(f"{text!r} must be an absolute URL path such as /metrics")
+    if text in RESERVED_PATHS:
+        raise ValueError(f"{text!r} is already one of the exporter's own endpoints")
+    return text
+
+
+RESERVED_PATHS = frozenset({"/", "/smoke-test", "/health/smoke-test", "/-/healthy", "/-/ready"})

@@ -1,0 +1,191 @@
+"""Runs the smoke test: one run at a time shared by concurrent callers, on a schedule too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.checks import CheckContext, CheckFn, CheckResult
+from exporter.logs import LogPipeline
+from exporter.metrics import Metrics
+
+log = logging.getLogger("exporter.runner")
+
+
+class Trigger(enum.Enum):
+    """What started a run: the ``trigger`` label and log field."""
+
+    STARTUP = "startup"
+    SCHEDULE = "schedule"
+    HTTP = "http"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A check's result and how long it took."""
+
+    result: CheckResult
+    duration_seconds: float
+
+    def body(self) -> dict[str, Any]:
+        """The check's entry in the response body."""
+        body: dict[str, Any] = {
+            "status": "ok" if self.result.ok else "fail",
+            "duration_seconds": round(self.duration_seconds, 6),
+            **self.result.detail,
+        }
+        if not self.result.ok:
+            body["error"] = self.result.error
+        return body
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One finished run."""
+
+    run_id: str
+    trigger: Trigger
+    started: datetime
+    duration_seconds: float
+    checks: Mapping[str, CheckOutcome]
+    success_message: str
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return all(outcome.result.ok for outcome in self.checks.values())
+
+    @property
+    def message(self) -> str:
+        """The configured message on success; else the first failed check and its cause."""
+        for name, outcome in self.checks.items():
+            if not outcome.result.ok:
+                sink = outcome.result.detail.get("failed_sink")
+                where = f" on sink {sink}" if sink else ""
+                return f"Smoke test failed: check {name} failed{where}: {outcome.result.error}"
+        return self.success_message
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of /smoke-test."""
+        return {
+            "status": "ok" if self.ok else "fail",
+            "message": self.message,
+            "timestamp": self.started.isoformat(),
+            "run_id": self.run_id,
+            "trigger": self.trigger.value,
+            "duration_seconds": round(self.duration_seconds, 6),
+            "checks": {name: outcome.body() for name, outcome in self.checks.items()},
+        }
+
+
+class Runner:
+    """Owns the checks and their metrics; concurrent callers of ``run`` share one run."""
+
+    def __init__(
+        self,
+        checks: Mapping[str, CheckFn],
+        logs: LogPipeline,
+        metrics: Metrics,
+        *,
+        timeout_seconds: float,
+        interval_seconds: float,
+        message: str,
+    ) -> None:
+        self._checks = checks
+        self._logs = logs
+        self._metrics = metrics
+        self._timeout = timeout_seconds
+        self._interval = interval_seconds
+        self._message = message
+        self._inflight: asyncio.Future[RunResult] | None = None
+        self.last: RunResult | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self, trigger: Trigger) -> RunResult:
+        """Start a run, or join the one in flight."""
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.ensure_future(self._run(trigger))
+        # shield: a caller that goes away must not cancel the run the others wait for.
+        return await asyncio.shield(self._inflight)
+
+    async def schedule(self) -> None:
+        """The start-up run, then one run every interval (none when the interval is 0)."""
+        await self.run(Trigger.STARTUP)
+        self.ready.set()
+        if self._interval <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + self._interval
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            await self.run(Trigger.SCHEDULE)
+            # Keep to the grid; after a run longer than the interval, skip the missed ticks.
+            next_at = max(next_at + self._interval, loop.time())
+
+    async def close(self) -> None:
+        """Cancel a run still in flight (shutdown)."""
+        if self._inflight is not None and not self._inflight.done():
+            self._inflight.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inflight
+
+    async def _run(self, trigger: Trigger) -> RunResult:
+        run_id = uuid.uuid4().hex
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        ctx = CheckContext(run_id, trigger.value, self._logs, self._timeout)
+        outcomes = await asyncio.gather(*(self._check(fn, ctx) for fn in self._checks.values()))
+        result = RunResult(
+            run_id=run_id,
+            trigger=trigger,
+            started=started,
+            duration_seconds=time.perf_counter() - t0,
+            checks=dict(zip(self._checks, outcomes, strict=True)),
+            success_message=self._message,
+        )
+        self._record(result)
+        return result
+
+    @staticmethod
+    async def _check(fn: CheckFn, ctx: CheckContext) -> CheckOutcome:
+        t0 = time.perf_counter()
+        try:
+            result = await fn(ctx)
+        except Exception as error:  # a broken check is a failed check
+            log.exception("Check raised", extra={"run_id": ctx.run_id})
+            result = CheckResult(False, f"check raised {error!r}")
+        return CheckOutcome(result, time.perf_counter() - t0)
+
+    def _record(self, result: RunResult) -> None:
+        m, now, trigger = self._metrics, time.time(), result.trigger.value
+        m.runs.labels(trigger).inc()
+        m.duration.observe(result.duration_seconds)
+        m.last_run.set(now)
+        m.success.set(1 if result.ok else 0)
+        for name, outcome in result.checks.items():
+            m.check_success.labels(name).set(1 if outcome.result.ok else 0)
+            m.check_duration.labels(name).set(outcome.duration_seconds)
+        self.last = result
+        if result.ok:
+            m.last_success.set(now)
+            if log.isEnabledFor(logging.DEBUG):
+                body = json.dumps(result.body())
+                log.debug(
+                    f"Smoke test successful. Response prepared: {body}",
+                    extra={"run_id": result.run_id, "trigger": trigger},
+                )
+        else:
+            m.failures.labels(trigger).inc()
+            log.warning(
+                result.message,
+                extra={"run_id": result.run_id, "trigger": trigger},
+            )

@@ -1,0 +1,68 @@
+"""Serving: bind, announce, wait for SIGTERM or SIGINT, shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from exporter import __version__
+from exporter.app import create_app
+from exporter.config import Settings
+from exporter.logs import JsonAccessLogger
+
+log = logging.getLogger("exporter")
+
+# Seconds in-flight requests get to finish after a stop signal.
+SHUTDOWN_TIMEOUT = 5.0
+
+
+def _url(address: object) -> str:
+    host, port = address[0], address[1]  # type: ignore[index]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(settings: Settings) -> int:
+    """Run the exporter until a stop signal; 0 after a clean stop, 1 if it cannot listen."""
+    app = create_app(settings, CollectorRegistry(auto_describe=True))
+    runner = web.AppRunner(
+        app,
+        access_log_class=JsonAccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        handle_signals=False,
+    )
+    await runner.setup()
+    address = settings.listen_address
+    site = web.TCPSite(runner, address.host, address.port)
+    try:
+        await site.start()
+    except OSError as error:
+        log.error("Cannot listen", extra={"address": str(address), "error": str(error)})
+        print(f"smoke-test-exporter: cannot listen on {address}: {error}", file=sys.stderr)
+        await runner.cleanup()
+        return 1
+    log.info(
+        "Listening",
+        extra={
+            "version": __version__,
+            "urls": [_url(a) for a in runner.addresses],
+            "log_file": str(settings.log_file) if settings.log_file else None,
+            "interval_seconds": settings.interval_seconds,
+            "timeout_seconds": settings.timeout_seconds,
+        },
+    )
+    received: asyncio.Future[signal.Signals] = asyncio.get_running_loop().create_future()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, on_signal, sig)
+    log.info("Shutting down", extra={"signal": (await received).name})
+    await runner.cleanup()
+    return 0

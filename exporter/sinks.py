@@ -1,0 +1,221 @@
+"""Log sinks that write whole JSON lines and confirm each canary: written, flushed, read back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from exporter.metrics import Metrics
+
+
+class Reason(enum.Enum):
+    """Why a sink failed to deliver: the ``reason`` label of the sink-error counter."""
+
+    WRITE = "write"
+    OPEN = "open"
+    TIMEOUT = "timeout"
+    VERIFY = "verify"
+
+
+@dataclass(frozen=True)
+class SinkOutcome:
+    """What one sink said about one canary."""
+
+    ok: bool
+    reason: Reason | None = None
+    error: str | None = None
+
+
+OK = SinkOutcome(ok=True)
+
+
+class Delivery:
+    """One canary on its way: the sinks that must confirm it, and what each of them said.
+
+    Sinks report from their listener threads; the results land on the event loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sinks: Iterable[Sink]) -> None:
+        self._loop = loop
+        self._pending = {sink: loop.create_future() for sink in sinks}
+        self.emitted = time.perf_counter()
+
+    def report(self, sink: Sink, outcome: SinkOutcome) -> None:
+        """Record ``sink``'s outcome; safe to call from any thread, late or twice."""
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            self._loop.call_soon_threadsafe(self._settle, sink, outcome)
+
+    def _settle(self, sink: Sink, outcome: SinkOutcome) -> None:
+        future = self._pending.get(sink)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+
+    async def wait(self, seconds: float) -> dict[str, SinkOutcome]:
+        """Every sink's outcome by name; a sink silent for ``seconds`` fails with TIMEOUT."""
+        if self._pending:
+            await asyncio.wait(self._pending.values(), timeout=seconds)
+        outcomes = {}
+        for sink, future in self._pending.items():
+            if future.done():
+                outcomes[sink.name] = future.result()
+            else:
+                future.cancel()
+                outcomes[sink.name] = SinkOutcome(
+                    False, Reason.TIMEOUT, f"no confirmation within {seconds:g}s"
+                )
+        return outcomes
+
+
+class Sink(Protocol):
+    """What the pipeline needs of a sink: a name, and a ``handle`` run on its own thread."""
+
+    name: str
+
+    def handle(self, record: logging.LogRecord) -> None:
+        """Write one prepared record (its ``msg`` is the JSON line) and confirm a canary."""
+
+    def close(self) -> None:
+        """Release what the sink holds open."""
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte or raise; a pipe or a nearly full disk may take fewer per call."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _BaseSink:
+    """Shared bookkeeping: error counting and canary reporting.
+
+    Sinks are plain objects, not ``logging.Handler``s: a Handler holds its lock while it
+    writes, and ``logging.shutdown()`` takes every Handler's lock at exit, so one stuck
+    write would hang the process on its way out.
+    """
+
+    level = logging.NOTSET  # read by QueueListener when it respects handler levels
+
+    def __init__(self, name: str, metrics: Metrics) -> None:
+        self.name = name
+        self._errors = {r: metrics.sink_errors.labels(name, r.value) for r in Reason}
+        self._latency = metrics.log_delivery.labels(name)
+
+    def handle(self, record: logging.LogRecord) -> None:
+        data = (record.getMessage() + "\n").encode("utf-8", "backslashreplace")
+        try:
+            outcome = self.deliver(data, canary=hasattr(record, "_delivery"))
+        except Exception as error:  # noqa: BLE001 - a sink must never kill its thread
+            outcome = SinkOutcome(False, Reason.WRITE, f"unexpected: {error!r}")
+        if outcome.reason is not None:
+            self._errors[outcome.reason].inc()
+        delivery: Delivery | None = getattr(record, "_delivery", None)
+        if delivery is not None:
+            if outcome.ok:
+                self._latency.observe(time.perf_counter() - delivery.emitted)
+            delivery.report(self, outcome)
+
+    def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class StreamSink(_BaseSink):
+    """Writes to a file descriptor (stdout), unbuffered: os.write returning is the flush."""
+
+    def __init__(self, name: str, fd: int, metrics: Metrics) -> None:
+        super().__init__(name, metrics)
+        self._fd = fd
+
+    def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
+        try:
+            write_all(self._fd, data)
+        except OSError as error:
+            return SinkOutcome(False, Reason.WRITE, str(error))
+        return OK
+
+
+class FileSink(_BaseSink):
+    """Appends to a file, reopens it when it is moved or deleted, reads each canary back.
+
+    The reopen test is logging.handlers.WatchedFileHandler's: compare the path's device and
+    inode with the open descriptor's before each write. Writes go straight to the descriptor,
+    so a failed write leaves nothing in a buffer to be repeated by the next flush.
+    """
+
+    def __init__(self, name: str, path: Path, metrics: Metrics) -> None:
+        super().__init__(name, metrics)
+        self.path = path
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._lock = threading.Lock()  # handle() runs on the listener; close() on the loop
+
+    def _ensure_open(self) -> int:
+        try:
+            st = os.stat(self.path)
+            identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            identity = None
+        if self._fd is not None and identity == self._identity:
+            return self._fd
+        self.close()
+        # O_RDWR so the canary can be read back from this very descriptor with pread.
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        st = os.fstat(fd)
+        self._fd, self._identity = fd, (st.st_dev, st.st_ino)
+        return fd
+
+    def close(self) -> None:
+        """Close the descriptor; the next record reopens the path."""
+        fd, self._fd, self._identity = self._fd, None, None
+        if fd is not None:
+            os.close(fd)
+
+    def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
+        with self._lock:
+            try:
+                fd = self._ensure_open()
+            except OSError as error:
+                return SinkOutcome(False, Reason.OPEN, str(error))
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                write_all(fd, data)
+            except OSError as error:
+                self._undo_partial(fd, start)
+                return SinkOutcome(False, Reason.WRITE, str(error))
+            if not canary:
+                return OK
+            # With O_APPEND the offset after write() is the end of our own bytes, even if
+            # another process appended in between.
+            offset = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
+            try:
+                back = os.pread(fd, len(data), offset)
+            except OSError as error:
+                return SinkOutcome(False, Reason.VERIFY, f"read-back failed: {error}")
+            if back != data:
+                return SinkOutcome(
+                    False,
+                    Reason.VERIFY,
+                    f"read back {len(back)} bytes at offset {offset} that differ from the "
+                    f"{len(data)} bytes written",
+                )
+            return OK
+
+    @staticmethod
+    def _undo_partial(fd: int, start: int) -> None:
+        """Cut off a half-written line so the file keeps only whole JSON lines."""
+        try:
+            if os.fstat(fd).st_size > start:
+                os.ftruncate(fd, start)
+        except OSError:
+            pass
