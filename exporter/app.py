@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -16,7 +17,7 @@ from exporter import handlers
 from exporter.checks import CHECKS
 from exporter.config import Settings
 from exporter.keys import LOGS, METRICS, RUNNER, SETTINGS
-from exporter.logs import LogPipeline
+from exporter.logs import JsonAccessLogger, LogPipeline
 from exporter.metrics import Metrics, create_metrics
 from exporter.middleware import OTHER, instrument, json_errors
 from exporter.runner import Runner, Trigger
@@ -26,6 +27,8 @@ log = logging.getLogger("exporter")
 
 # Seconds the log queues get to drain at shutdown before a stuck sink is abandoned.
 DRAIN_TIMEOUT = 5.0
+# Seconds in-flight requests get to finish after a stop signal.
+SHUTDOWN_TIMEOUT = 5.0
 
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
@@ -48,6 +51,11 @@ def build_sinks(settings: Settings, metrics: Metrics, stdout_fd: int) -> list[Si
     if settings.log_file is not None:
         sinks.append(FileSink("file", settings.log_file, metrics))
     return sinks
+
+
+def runner_options() -> dict[str, Any]:
+    """Options for the web.AppRunner that serves the app: JSON access log, bounded shutdown."""
+    return {"access_log_class": JsonAccessLogger, "shutdown_timeout": SHUTDOWN_TIMEOUT}
 
 
 def create_app(

@@ -11,14 +11,11 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporter import __version__
-from exporter.app import create_app
+from exporter.app import create_app, runner_options
 from exporter.config import Settings
-from exporter.logs import JsonAccessLogger
 
 log = logging.getLogger("exporter")
 
-# Seconds in-flight requests get to finish after a stop signal.
-SHUTDOWN_TIMEOUT = 5.0
 
 
 def _url(address: object) -> str:
@@ -29,12 +26,7 @@ def _url(address: object) -> str:
 async def serve(settings: Settings) -> int:
     """Run the exporter until a stop signal; 0 after a clean stop, 1 if it cannot listen."""
     app = create_app(settings, CollectorRegistry(auto_describe=True))
-    runner = web.AppRunner(
-        app,
-        access_log_class=JsonAccessLogger,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-        handle_signals=False,
-    )
+    runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     address = settings.listen_address
     site = web.TCPSite(runner, address.host, address.port)

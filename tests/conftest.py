@@ -1,0 +1,112 @@
+"""Fixtures: the exporter built as production builds it, with real files for its sinks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry
+
+from exporter.app import create_app, runner_options
+from exporter.config import Settings
+from exporter.keys import RUNNER
+
+CANARY = "Smoke test endpoint triggered. Logging is confirmed to be operational."
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of ``path`` parsed as JSON; fails on a partial or non-JSON line."""
+    text = path.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n"), f"{path} ends with a partial line: {text[-80:]!r}"
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@dataclass
+class Exporter:
+    """A running in-process exporter and the files behind its sinks."""
+
+    client: TestClient[web.Request, web.Application]
+    registry: CollectorRegistry
+    settings: Settings
+    stdout_path: Path | None
+    fds: list[int] = field(default_factory=list)
+
+    @property
+    def app(self) -> web.Application:
+        return self.client.server.app  # type: ignore[return-value]
+
+    @property
+    def log_path(self) -> Path:
+        assert self.settings.log_file is not None
+        return self.settings.log_file
+
+    def sample(self, name: str, **labels: str) -> float:
+        """A sample's value; missing series fail the test."""
+        value = self.registry.get_sample_value(name, labels)
+        assert value is not None, f"no sample {name}{labels}"
+        return value
+
+    async def smoke(self, path: str = "/smoke-test") -> tuple[int, dict[str, Any]]:
+        """GET the smoke test: status and JSON body."""
+        async with self.client.get(path) as response:
+            assert response.content_type == "application/json"
+            return response.status, await response.json()
+
+    def stdout_lines(self) -> list[dict[str, Any]]:
+        assert self.stdout_path is not None
+        return json_lines(self.stdout_path)
+
+    def file_lines(self) -> list[dict[str, Any]]:
+        return json_lines(self.log_path)
+
+
+StartExporter = Callable[..., Awaitable[Exporter]]
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    """Where the file sink writes: a file in a directory of its own, so tests can remove it."""
+    (tmp_path / "logs").mkdir()
+    return tmp_path / "logs" / "exporter.log"
+
+
+@pytest.fixture
+async def start_exporter(
+    aiohttp_client: Any, tmp_path: Path, log_path: Path
+) -> AsyncIterator[StartExporter]:
+    """Factory: an exporter whose stdout is a real file (or a given fd), ready after start-up."""
+    started: list[Exporter] = []
+
+    async def start(
+        stdout_fd: int | None = None, wait_ready: bool = True, **overrides: Any
+    ) -> Exporter:
+        settings = replace(
+            Settings(log_file=log_path, interval_seconds=0, timeout_seconds=1.0), **overrides
+        )
+        fds: list[int] = []
+        stdout_path = None
+        if stdout_fd is None:
+            stdout_path = tmp_path / f"stdout-{len(started)}.log"
+            stdout_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fds.append(stdout_fd)
+        registry = CollectorRegistry()
+        app = create_app(settings, registry, stdout_fd=stdout_fd)
+        client = await aiohttp_client(app, server_kwargs=runner_options())
+        exporter = Exporter(client, registry, settings, stdout_path, fds)
+        started.append(exporter)
+        if wait_ready:
+            await app[RUNNER].ready.wait()
+        return exporter
+
+    yield start
+    for exporter in started:
+        await exporter.client.close()  # stops the sink threads before their fds go away
+        for fd in exporter.fds:
+            os.close(fd)
