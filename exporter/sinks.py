@@ -187,18 +187,19 @@ class FileSink(_BaseSink):
                 fd = self._ensure_open()
             except OSError as error:
                 return SinkOutcome(False, Reason.OPEN, str(error))
-            start = os.lseek(fd, 0, os.SEEK_END)
+            start = -1
             try:
+                start = os.fstat(fd).st_size
                 write_all(fd, data)
             except OSError as error:
                 self._undo_partial(fd, start)
                 return SinkOutcome(False, Reason.WRITE, str(error))
             if not canary:
                 return OK
-            # With O_APPEND the offset after write() is the end of our own bytes, even if
-            # another process appended in between.
-            offset = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
             try:
+                # With O_APPEND the offset after write() is the end of our own bytes, even if
+                # another process appended in between.
+                offset = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
                 back = os.pread(fd, len(data), offset)
             except OSError as error:
                 return SinkOutcome(False, Reason.VERIFY, f"read-back failed: {error}")
@@ -215,7 +216,7 @@ class FileSink(_BaseSink):
     def _undo_partial(fd: int, start: int) -> None:
         """Cut off a half-written line so the file keeps only whole JSON lines."""
         try:
-            if os.fstat(fd).st_size > start:
+            if 0 <= start < os.fstat(fd).st_size:
                 os.ftruncate(fd, start)
         except OSError:
             pass

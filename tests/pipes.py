@@ -18,22 +18,28 @@ class StuckPipe:
         self.read_fd, self.write_fd = os.pipe()
         fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         os.set_blocking(self.write_fd, False)
+        self.filled = 0  # bytes of filler ahead of anything a writer sends later
         with contextlib.suppress(BlockingIOError):
             while True:
-                os.write(self.write_fd, b"x" * PIPE_SIZE)
+                self.filled += os.write(self.write_fd, b"x" * PIPE_SIZE)
         os.set_blocking(self.write_fd, True)
         self._reader: threading.Thread | None = None
-        self.received = bytearray()
+        self._received = bytearray()
 
     def drain(self) -> None:
         """From now on, read everything written, so no writer blocks again."""
 
         def read() -> None:
             while chunk := os.read(self.read_fd, 65536):
-                self.received += chunk
+                self._received += chunk
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
+
+    @property
+    def received(self) -> bytes:
+        """What writers sent after the filler, once drained."""
+        return bytes(self._received[self.filled :])
 
     def close(self) -> None:
         if self._reader is None:
