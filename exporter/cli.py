@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any, NoReturn
 
 from exporter import __version__
@@ -17,6 +16,8 @@ from exporter.config import (
     Settings,
     parse_listen_address,
     parse_log_level,
+    parse_message,
+    parse_path,
     parse_seconds,
     parse_telemetry_path,
 )
@@ -67,7 +68,7 @@ OPTIONS = (
     Option(
         "--log.file",
         "log_file",
-        Path,
+        parse_path,
         "also append JSON logs to this file, reopened when moved or deleted (default: none)",
     ),
     Option(
@@ -85,7 +86,7 @@ OPTIONS = (
     Option(
         "--smoke-test.message",
         "message",
-        str,
+        parse_message,
         "message of a passing smoke test (default: PetSage systems are purring perfectly!)",
     ),
 )
@@ -124,7 +125,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         text = getattr(namespace, option.field)
         source = f"argument {option.flag}"
         if text is None:
-            text = environ.get(option.env)
+            # An empty variable counts as unset, as in the Go exporters (`VAR=` in compose files).
+            text = environ.get(option.env) or None
             source = f"environment variable {option.env}"
         if text is None:
             continue

@@ -6,10 +6,12 @@ import enum
 import ipaddress
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MESSAGE = "PetSage systems are purring perfectly!"
+HOST_NAME = re.compile(r"[A-Za-z0-9._-]*")
 
 
 class LogLevel(enum.Enum):
@@ -57,7 +59,7 @@ class Settings:
 def parse_listen_address(text: str) -> ListenAddress:
     """Parse ``host:port``, ``:port`` or ``[v6]:port``; raise ValueError with the reason."""
     host, sep, port_text = text.rpartition(":")
-    if not sep:
+    if not sep or text.endswith("]"):
         raise ValueError(f"{text!r} has no port: use host:port, :port or [v6]:port")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -67,12 +69,28 @@ def parse_listen_address(text: str) -> ListenAddress:
             raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
     elif ":" in host:
         raise ValueError(f"{text!r}: write an IPv6 host in brackets, as [::1]:9707")
-    if not port_text.isdigit():
+    elif not HOST_NAME.fullmatch(host):
+        raise ValueError(f"{text!r}: {host!r} is not a host name or IPv4 address")
+    if not (port_text.isascii() and port_text.isdigit()):
         raise ValueError(f"{text!r}: port {port_text!r} is not a number")
     port = int(port_text)
     if port > 65535:
         raise ValueError(f"{text!r}: port {port} is out of range 0-65535")
     return ListenAddress(host or None, port)
+
+
+def parse_path(text: str) -> Path:
+    """A non-empty file path."""
+    if not text:
+        raise ValueError("the path is empty")
+    return Path(text)
+
+
+def parse_message(text: str) -> str:
+    """A non-empty message."""
+    if not text.strip():
+        raise ValueError("the message is empty")
+    return text
 
 
 def parse_log_level(text: str) -> LogLevel:

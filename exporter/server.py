@@ -17,7 +17,6 @@ from exporter.config import Settings
 log = logging.getLogger("exporter")
 
 
-
 def _url(address: object) -> str:
     host, port = address[0], address[1]  # type: ignore[index]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from exporter.app import create_app, runner_options
@@ -33,14 +33,11 @@ class Exporter:
     """A running in-process exporter and the files behind its sinks."""
 
     client: TestClient[web.Request, web.Application]
+    app: web.Application
     registry: CollectorRegistry
     settings: Settings
     stdout_path: Path | None
     fds: list[int] = field(default_factory=list)
-
-    @property
-    def app(self) -> web.Application:
-        return self.client.server.app  # type: ignore[return-value]
 
     @property
     def log_path(self) -> Path:
@@ -98,8 +95,11 @@ async def start_exporter(
             fds.append(stdout_fd)
         registry = CollectorRegistry()
         app = create_app(settings, registry, stdout_fd=stdout_fd)
-        client = await aiohttp_client(app, server_kwargs=runner_options())
-        exporter = Exporter(client, registry, settings, stdout_path, fds)
+        # TestServer's constructor drops runner options; start_server passes them to AppRunner.
+        server = TestServer(app)
+        await server.start_server(**runner_options())
+        client = await aiohttp_client(server)
+        exporter = Exporter(client, app, registry, settings, stdout_path, fds)
         started.append(exporter)
         if wait_ready:
             await app[RUNNER].ready.wait()

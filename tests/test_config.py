@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -18,6 +19,8 @@ from exporter.config import (
     Settings,
     parse_listen_address,
     parse_log_level,
+    parse_message,
+    parse_path,
     parse_seconds,
     parse_telemetry_path,
 )
@@ -68,6 +71,10 @@ def test_listen_address_parses_host_and_port(text: str, expected: ListenAddress)
         ("[127.0.0.1]:80", "'[127.0.0.1]:80': '127.0.0.1' is not an IPv6 address"),
         ("[localhost]:80", "'[localhost]:80': 'localhost' is not an IPv6 address"),
         ("[]:9707", "'[]:9707': '' is not an IPv6 address"),
+        ("[::1]", "'[::1]' has no port: use host:port, :port or [v6]:port"),
+        ("a b:80", "'a b:80': 'a b' is not a host name or IPv4 address"),
+        ("[foo:80", "'[foo:80': '[foo' is not a host name or IPv4 address"),
+        ("foo]:80", "'foo]:80': 'foo]' is not a host name or IPv4 address"),
     ],
 )
 def test_listen_address_rejects_bad_text_with_the_reason(text: str, message: str) -> None:
@@ -75,11 +82,6 @@ def test_listen_address_rejects_bad_text_with_the_reason(text: str, message: str
         parse_listen_address(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: str.isdigit() accepts non-ASCII digits, so '٩٧' is port 97 and '²' "
-    "escapes as int()'s own message",
-)
 @pytest.mark.parametrize("port", ["٩٧", "²"])
 def test_listen_address_rejects_non_ascii_digits_as_port(port: str) -> None:
     with pytest.raises(
@@ -251,3 +253,15 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(FrozenInstanceError, match="cannot assign to field 'message'"):
         settings.message = "changed"  # type: ignore[misc]
     assert settings.message == DEFAULT_MESSAGE
+
+
+def test_path_must_not_be_empty() -> None:
+    with pytest.raises(ValueError, match=exactly("the path is empty")):
+        parse_path("")
+    assert parse_path("/var/log/x.log") == Path("/var/log/x.log")
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_message_must_not_be_blank(text: str) -> None:
+    with pytest.raises(ValueError, match=exactly("the message is empty")):
+        parse_message(text)

@@ -38,7 +38,7 @@ def assert_failed(
     assert status == 503
     assert body["status"] == "fail"
     assert body["message"] == f"Smoke test failed: check logging failed on sink {sink}: {error}"
-    check = body["checks"]["logging"]
+    check: dict[str, Any] = body["checks"]["logging"]
     assert check["status"] == "fail"
     assert check["failed_sink"] == sink
     assert check["reason"] == reason
@@ -118,9 +118,7 @@ async def test_renamed_file_is_reopened_at_the_path(
     log_path.rename(rotated)
     run_id = await assert_recovers(exporter)
     assert [line["run_id"] for line in exporter.file_lines()] == [run_id]
-    assert [line["trigger"] for line in map(_json, rotated.read_text().splitlines())] == [
-        "startup"
-    ]
+    assert [line["trigger"] for line in map(_json, rotated.read_text().splitlines())] == ["startup"]
 
 
 async def test_deleted_file_is_recreated(start_exporter: StartExporter, log_path: Path) -> None:
@@ -223,10 +221,9 @@ def tiny_filesystem(where: Path) -> Iterator[Path]:
 
 def fill(path: Path) -> None:
     """Write to ``path`` until the filesystem refuses."""
-    with path.open("ab", buffering=0) as filler:
-        with contextlib.suppress(OSError):
-            while True:
-                filler.write(b"\0" * 512)
+    with path.open("ab", buffering=0) as filler, contextlib.suppress(OSError):
+        while True:
+            filler.write(b"\0" * 512)
 
 
 async def test_real_full_disk_leaves_only_whole_lines_and_recovers_when_space_is_freed(
