@@ -18,7 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from exporter.config import LogLevel
 from exporter.metrics import Metrics
-from exporter.sinks import Delivery, Reason, Sink, SinkOutcome
+from exporter.sinks import FILE_FLAGS, FILE_MODE, Delivery, Reason, Sink, SinkOutcome
 
 CANARY_LOGGER = "exporter.canary"
 QUEUE_SIZE = 10_000
@@ -71,14 +71,18 @@ class SinkListener(QueueListener):
         super().__init__(sink_queue, sink)  # type: ignore[arg-type]
         self._sink_queue = sink_queue
 
-    def stop_by(self, deadline: float) -> bool:
-        """Ask the thread to finish the queue and stop; True if it did before ``deadline``."""
+    def ask_to_stop(self, deadline: float) -> bool:
+        """Queue the sentinel behind every record; False if the queue stayed full."""
         try:
+            # None is QueueListener's sentinel.
             self._sink_queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
         except queue.Full:
             return False
-        # None is QueueListener's sentinel. Its stop() would join without a bound, so join
-        # its thread (kept in `_thread`) here with one.
+        return True
+
+    def join_by(self, deadline: float) -> bool:
+        """Wait for the thread to finish; True if it did before ``deadline``."""
+        # QueueListener.stop() would join without a bound; its thread lives in `_thread`.
         thread = self._thread
         if thread is not None:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -123,10 +127,12 @@ class LogPipeline:
         root.removeHandler(self._handler)
         root.setLevel(self._saved_level)
         deadline = time.monotonic() + timeout
+        # Every sink drains at once, so a stuck one does not eat the others' time.
+        asked = [listener.ask_to_stop(deadline) for listener in self._listeners]
         stuck = [
             sink.name
-            for sink, listener in zip(self.sinks, self._listeners, strict=True)
-            if not listener.stop_by(deadline)
+            for sink, listener, ok in zip(self.sinks, self._listeners, asked, strict=True)
+            if not (ok and listener.join_by(deadline))
         ]
         for sink in self.sinks:
             if sink.name not in stuck:
@@ -174,7 +180,7 @@ class JsonAccessLogger(AbstractAccessLogger):
 def probe_log_file(path: Path) -> str | None:
     """Why ``path`` cannot be opened for appending, or None when it can."""
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        os.close(os.open(path, FILE_FLAGS, FILE_MODE))
     except OSError as error:
         return str(error)
     return None

@@ -55,6 +55,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             f"request body of {length} bytes refused: no endpoint takes more than "
             f"{MAX_BODY_BYTES} bytes",
         )
+    if length is None and request.body_exists:
+        # A chunked body has no size until it is read, and no endpoint reads one.
+        return error_response(413, "Request Entity Too Large", "chunked request bodies are refused")
     try:
         return await handler(request)
     except web.HTTPMethodNotAllowed as exc:

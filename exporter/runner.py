@@ -127,7 +127,10 @@ class Runner:
         next_at = loop.time() + self._interval
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            await self.run(Trigger.SCHEDULE)
+            try:
+                await self.run(Trigger.SCHEDULE)
+            except Exception:  # keep the schedule alive; the failure is in the logs
+                log.exception("Scheduled run crashed")
             # Keep to the grid; after a run longer than the interval, skip the missed ticks.
             next_at = max(next_at + self._interval, loop.time())
 

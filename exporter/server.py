@@ -24,6 +24,15 @@ def _url(address: object) -> str:
 
 async def serve(settings: Settings) -> int:
     """Run the exporter until a stop signal; 0 after a clean stop, 1 if it cannot listen."""
+    # Signals are caught from the start, so a stop during start-up is still a clean stop.
+    received: asyncio.Future[signal.Signals] = asyncio.get_running_loop().create_future()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, on_signal, sig)
     app = create_app(settings, CollectorRegistry(auto_describe=True))
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
@@ -46,14 +55,6 @@ async def serve(settings: Settings) -> int:
             "timeout_seconds": settings.timeout_seconds,
         },
     )
-    received: asyncio.Future[signal.Signals] = asyncio.get_running_loop().create_future()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if not received.done():
-            received.set_result(sig)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, on_signal, sig)
     log.info("Shutting down", extra={"signal": (await received).name})
     await runner.cleanup()
     return 0

@@ -7,7 +7,6 @@ import contextlib
 import enum
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +35,9 @@ class SinkOutcome:
 
 
 OK = SinkOutcome(ok=True)
+# Read-write, so the canary can be read back from the very descriptor it was written with.
+FILE_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+FILE_MODE = 0o644
 
 
 class Delivery:
@@ -156,9 +158,9 @@ class FileSink(_BaseSink):
     def __init__(self, name: str, path: Path, metrics: Metrics) -> None:
         super().__init__(name, metrics)
         self.path = path
+        # Only the sink's listener thread touches these; close() runs after that thread ends.
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
-        self._lock = threading.Lock()  # handle() runs on the listener; close() on the loop
 
     def _ensure_open(self) -> int:
         try:
@@ -169,8 +171,7 @@ class FileSink(_BaseSink):
         if self._fd is not None and identity == self._identity:
             return self._fd
         self.close()
-        # O_RDWR so the canary can be read back from this very descriptor with pread.
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.path, FILE_FLAGS, FILE_MODE)
         st = os.fstat(fd)
         self._fd, self._identity = fd, (st.st_dev, st.st_ino)
         return fd
@@ -182,41 +183,43 @@ class FileSink(_BaseSink):
             os.close(fd)
 
     def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
-        with self._lock:
-            try:
-                fd = self._ensure_open()
-            except OSError as error:
-                return SinkOutcome(False, Reason.OPEN, str(error))
-            start = -1
-            try:
-                start = os.fstat(fd).st_size
-                write_all(fd, data)
-            except OSError as error:
-                self._undo_partial(fd, start)
-                return SinkOutcome(False, Reason.WRITE, str(error))
-            if not canary:
-                return OK
-            try:
-                # With O_APPEND the offset after write() is the end of our own bytes, even if
-                # another process appended in between.
-                offset = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
-                back = os.pread(fd, len(data), offset)
-            except OSError as error:
-                return SinkOutcome(False, Reason.VERIFY, f"read-back failed: {error}")
-            if back != data:
-                return SinkOutcome(
-                    False,
-                    Reason.VERIFY,
-                    f"read back {len(back)} bytes at offset {offset} that differ from the "
-                    f"{len(data)} bytes written",
-                )
+        try:
+            fd = self._ensure_open()
+        except OSError as error:
+            return SinkOutcome(False, Reason.OPEN, str(error))
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError as error:
+            if written:
+                self._cut_partial(fd, written)
+            return SinkOutcome(False, Reason.WRITE, str(error))
+        if not canary:
             return OK
+        try:
+            # With O_APPEND the offset after write() is the end of our own bytes, even if
+            # another process appended in between.
+            offset = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
+            back = os.pread(fd, len(data), offset)
+        except OSError as error:
+            return SinkOutcome(False, Reason.VERIFY, f"read-back failed: {error}")
+        if back != data:
+            return SinkOutcome(
+                False,
+                Reason.VERIFY,
+                f"read back {len(back)} bytes at offset {offset} that differ from the "
+                f"{len(data)} bytes written",
+            )
+        return OK
 
     @staticmethod
-    def _undo_partial(fd: int, start: int) -> None:
-        """Cut off a half-written line so the file keeps only whole JSON lines."""
-        try:
-            if 0 <= start < os.fstat(fd).st_size:
-                os.ftruncate(fd, start)
-        except OSError:
-            pass
+    def _cut_partial(fd: int, written: int) -> None:
+        """Cut off our half-written line so the file keeps only whole JSON lines.
+
+        Only when our bytes are still the file's last ones: never cut another writer's line.
+        """
+        with contextlib.suppress(OSError):
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if os.fstat(fd).st_size == end >= written:
+                os.ftruncate(fd, end - written)
