@@ -1,0 +1,94 @@
+"""The exporter as users run it: the console script in a subprocess, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCRIPT = str(Path(sys.executable).parent / "smoke-test-exporter")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSON log, parsed; a partial last line fails."""
+    text = path.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n"), f"partial line in {path}: {text[-80:]!r}"
+    return [json.loads(line) for line in text.splitlines()]
+
+
+class ExporterProcess:
+    """A running exporter; its base URL comes from the "Listening" line in ``announce``."""
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        announce: Path,
+        stdout: int,
+        stderr: Path,
+    ) -> None:
+        self.stderr_path = stderr
+        with stderr.open("wb") as err:
+            self.process = subprocess.Popen(
+                [SCRIPT, "--web.listen-address=127.0.0.1:0", *args],
+                stdout=stdout,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+        self.url = self._wait_for_url(announce)
+
+    def _wait_for_url(self, announce: Path, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"exporter exited {self.process.returncode}: {self.stderr}")
+            if announce.exists():
+                for line in announce.read_text().splitlines():
+                    if line.endswith("}") and json.loads(line).get("message") == "Listening":
+                        return str(json.loads(line)["urls"][0])
+            time.sleep(0.05)
+        raise AssertionError(f"no Listening line in {announce} within {timeout}s")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def get(self, path: str, timeout: float = 10) -> Response:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return Response(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, dict(error.headers), error.read())
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15) -> int:
+        """Send ``sig`` and return the exit code."""
+        self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def open_output(path: Path) -> int:
+    """A file descriptor to hand the exporter as its stdout."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -1,0 +1,168 @@
+"""The console script as a real process: serving, faults on real sinks, and shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import CANARY
+from tests.integration.conftest import Start
+from tests.integration.exporter_process import SCRIPT, lines
+from tests.pipes import stuck_pipe
+
+
+def test_serves_the_smoke_test_and_stops_cleanly_on_sigterm(start: Start, tmp_path: Path) -> None:
+    log_file = tmp_path / "exporter.log"
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0")
+    response = exporter.get("/smoke-test")
+    assert response.status == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["logging"]["sinks"] == {"stdout": "ok", "file": "ok"}
+    assert exporter.get("/-/healthy").status == 200
+    assert exporter.get("/-/ready").status == 200
+    assert exporter.stop(signal.SIGTERM) == 0
+    assert exporter.stderr == ""
+    for sink in (tmp_path / "stdout.log", log_file):
+        records = lines(sink)
+        canaries = [r for r in records if r["message"] == CANARY]
+        assert [c["trigger"] for c in canaries] == ["startup", "http"]
+        assert canaries[1]["run_id"] == body["run_id"]
+        assert [r["message"] for r in records[-2:]] == [
+            "Shutting down",
+            "Stopped; draining the log queues",
+        ]
+        assert records[-2]["signal"] == "SIGTERM"
+        access = [r for r in records if r["logger"] == "aiohttp.access"]
+        assert [a["path"] for a in access] == ["/smoke-test", "/-/healthy", "/-/ready"]
+
+
+def test_sigint_is_a_clean_stop_too(start: Start) -> None:
+    exporter = start()
+    assert exporter.stop(signal.SIGINT) == 0
+    assert exporter.stderr == ""
+
+
+def test_dev_full_log_file_fails_with_enospc_while_serving(start: Start) -> None:
+    exporter = start("--log.file=/dev/full")
+    response = exporter.get("/smoke-test")
+    assert response.status == 503
+    check = response.json()["checks"]["logging"]
+    assert (check["failed_sink"], check["reason"], check["error"]) == (
+        "file",
+        "write",
+        "[Errno 28] No space left on device",
+    )
+    metrics = exporter.get("/metrics").body.decode()
+    assert "smoke_test_success 0.0" in metrics
+    assert 'smoke_test_log_sink_errors_total{reason="write",sink="file"}' in metrics
+    assert exporter.stop() == 0
+
+
+def test_unusable_log_file_warns_once_starts_anyway_and_fails_the_smoke_test(
+    start: Start, tmp_path: Path
+) -> None:
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    exporter = start(f"--log.file={directory}")
+    assert exporter.stderr == (
+        f"smoke-test-exporter: warning: --log.file is unusable ([Errno 21] Is a directory: "
+        f"'{directory}'); starting anyway, and the smoke test fails until it is fixed\n"
+    )
+    response = exporter.get("/smoke-test")
+    assert response.status == 503
+    assert response.json()["checks"]["logging"]["reason"] == "open"
+    assert exporter.get("/-/healthy").status == 200
+    directory.rmdir()
+    assert exporter.get("/smoke-test").status == 200
+    assert exporter.stop() == 0
+
+
+def test_stdout_nobody_reads_times_out_then_recovers_when_drained(
+    start: Start, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "exporter.log"
+    with stuck_pipe() as pipe:
+        exporter = start(
+            f"--log.file={log_file}",
+            "--smoke-test.timeout=0.5",
+            "--smoke-test.interval=0",
+            stdout=pipe.write_fd,
+            announce=log_file,
+        )
+        response = exporter.get("/smoke-test")
+        assert response.status == 503
+        check = response.json()["checks"]["logging"]
+        assert (check["failed_sink"], check["reason"], check["error"]) == (
+            "stdout",
+            "timeout",
+            "no confirmation within 0.5s",
+        )
+        assert check["sinks"] == {"stdout": "fail", "file": "ok"}
+        assert exporter.get("/metrics").status == 200
+        pipe.drain()
+        assert exporter.get("/smoke-test").status == 200
+        assert exporter.stop() == 0
+    # Nothing was lost while stdout was stuck: it got every line the file got, in order.
+    from_stdout = [json.loads(line) for line in pipe.received.decode().splitlines()]
+    assert from_stdout == lines(log_file)
+
+
+def test_closed_stdout_fails_with_epipe_and_keeps_serving(start: Start, tmp_path: Path) -> None:
+    log_file = tmp_path / "exporter.log"
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        exporter = start(f"--log.file={log_file}", stdout=write_fd, announce=log_file)
+        response = exporter.get("/smoke-test")
+        assert response.status == 503
+        check = response.json()["checks"]["logging"]
+        assert (check["failed_sink"], check["reason"], check["error"]) == (
+            "stdout",
+            "write",
+            "[Errno 32] Broken pipe",
+        )
+        assert exporter.get("/-/healthy").status == 200
+        assert exporter.stop() == 0
+    finally:
+        os.close(write_fd)
+
+
+def test_port_in_use_exits_1_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [SCRIPT, f"--web.listen-address=127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"smoke-test-exporter: cannot listen on 127.0.0.1:{port}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_sigterm_during_a_stuck_drain_still_exits_within_the_bound(
+    start: Start, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "exporter.log"
+    with stuck_pipe() as pipe:
+        exporter = start(
+            f"--log.file={log_file}",
+            "--smoke-test.timeout=0.2",
+            stdout=pipe.write_fd,
+            announce=log_file,
+        )
+        began = time.monotonic()
+        assert exporter.stop(timeout=20) == 0
+        assert time.monotonic() - began < 10
+        assert exporter.stderr == "smoke-test-exporter: log sinks not drained within 5s: stdout\n"
+    assert lines(log_file)[-1]["message"] == "Stopped; draining the log queues"
