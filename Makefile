@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint pytest clean
+.PHONY: run test lint pytest tools clean
 
 # Debian's python3 needs python3-venv for ensurepip; install it once when it is missing.
 $(BIN)/python:
@@ -30,7 +30,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-test
+# Debian's prometheus package brings promtool, which checks our /metrics output.
+tools:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian's prometheus package for promtool" >&2; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } \
+	  || echo "WARNING: could not install prometheus: promtool tests will skip (and fail under CI=true)" >&2; }
+
+pytest: $(VENV)/.installed-test tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
