@@ -166,3 +166,34 @@ def test_sigterm_during_a_stuck_drain_still_exits_within_the_bound(
         assert time.monotonic() - began < 10
         assert exporter.stderr == "smoke-test-exporter: log sinks not drained within 5s: stdout\n"
     assert lines(log_file)[-1]["message"] == "Stopped; draining the log queues"
+
+
+def raw_request(url: str, data: bytes) -> bytes:
+    """Send raw bytes to the exporter and return what it answers before closing."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_oversized_request_line_and_too_many_headers_get_4xx_and_serving_goes_on(
+    start: Start,
+) -> None:
+    exporter = start()
+    long_line = b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    many_headers = (
+        b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-H%d: v\r\n" % n for n in range(200))
+        + b"\r\n"
+    )
+    long_header = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 10_000 + b"\r\n\r\n"
+    statuses = [
+        raw_request(exporter.url, request).split(b"\r\n", 1)[0]
+        for request in (long_line, many_headers, long_header)
+    ]
+    assert statuses == [b"HTTP/1.0 400 Bad Request"] * 3
+    assert exporter.get("/-/healthy").status == 200
+    assert exporter.stop() == 0
