@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import signal
@@ -197,3 +198,27 @@ def test_oversized_request_line_and_too_many_headers_get_4xx_and_serving_goes_on
     assert statuses == [b"HTTP/1.0 400 Bad Request"] * 3
     assert exporter.get("/-/healthy").status == 200
     assert exporter.stop() == 0
+
+
+def test_sigterm_lets_a_request_in_flight_finish(start: Start, tmp_path: Path) -> None:
+    log_file = tmp_path / "exporter.log"
+    with stuck_pipe() as pipe:
+        exporter = start(
+            f"--log.file={log_file}",
+            "--smoke-test.timeout=1.5",
+            "--smoke-test.interval=0",
+            stdout=pipe.write_fd,
+            announce=log_file,
+        )
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(exporter.get, "/smoke-test")
+            time.sleep(0.5)  # the run now waits on the stuck stdout
+            exporter.process.send_signal(signal.SIGTERM)
+            response = in_flight.result(timeout=10)
+        assert response.status == 503
+        assert response.json()["checks"]["logging"]["reason"] == "timeout"
+        pipe.drain()
+        assert exporter.process.wait(15) == 0
+    messages = [line["message"] for line in lines(log_file)]
+    assert messages.index("Shutting down") < messages.index("GET /smoke-test 503")
+    assert messages[-1] == "Stopped; draining the log queues"
