@@ -166,7 +166,7 @@ class JsonAccessLogger(AbstractAccessLogger):
                 "method": request.method,
                 "path": request.raw_path,
                 "status": response.status,
-                "size": response.body_length,
+                "response_bytes": response.body_length,  # headers included, like %b
                 "duration_seconds": round(time, 6),
                 "user_agent": request.headers.get("User-Agent"),
             },
