@@ -30,12 +30,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian's prometheus package brings promtool, which checks our /metrics output.
+# Debian's prometheus and prometheus-alertmanager: the real servers, promtool and amtool, which
+# the integration tests start on loopback with temporary data directories.
+TOOLS := prometheus promtool alertmanager amtool
 tools:
-	@command -v promtool >/dev/null || { \
-	  echo "installing Debian's prometheus package for promtool" >&2; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } \
-	  || echo "WARNING: could not install prometheus: promtool tests will skip (and fail under CI=true)" >&2; }
+	@for t in $(TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	[ -z "$$missing" ] || { \
+	  echo "installing Debian's prometheus and prometheus-alertmanager" >&2; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      prometheus prometheus-alertmanager >/dev/null; } \
+	  || echo "WARNING: could not install them: their tests will skip (and fail under CI=true)" >&2; }
 
 pytest: $(VENV)/.installed-test tools
 	$(BIN)/pytest $(PYTEST_ARGS)
