@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-test
 
 # Debian's prometheus and prometheus-alertmanager: the real servers, promtool and amtool, which
 # the integration tests start on loopback with temporary data directories.
-TOOLS := prometheus promtool alertmanager amtool
+TOOLS := prometheus promtool prometheus-alertmanager amtool
 tools:
 	@for t in $(TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	[ -z "$$missing" ] || { \
