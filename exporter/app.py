@@ -39,6 +39,7 @@ def routes(settings: Settings, registry: CollectorRegistry) -> list[Route]:
         ("/", "index", handlers.index),
         ("/smoke-test", "smoke_test", handlers.smoke_test),
         ("/health/smoke-test", "health_smoke_test", handlers.smoke_test),  # the seed's path
+        ("/smoke-test/history", "history", handlers.history),
         (settings.telemetry_path, "metrics", make_aiohttp_handler(registry)),
         ("/-/healthy", "healthy", handlers.healthy),
         ("/-/ready", "ready", handlers.ready),

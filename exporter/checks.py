@@ -22,12 +22,22 @@ class CheckContext:
 
 
 @dataclass(frozen=True)
+class Component:
+    """One part a check looked at (a log sink, say), and how long it took to answer."""
+
+    ok: bool
+    seconds: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """A check's verdict: ok, or the cause; ``detail`` goes into the response body."""
 
     ok: bool
     error: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    components: Mapping[str, Component] = field(default_factory=dict)
 
 
 CheckFn = Callable[[CheckContext], Awaitable[CheckResult]]
@@ -39,13 +49,13 @@ async def check_logging(ctx: CheckContext) -> CheckResult:
         CANARY_MESSAGE, ctx.timeout_seconds, run_id=ctx.run_id, trigger=ctx.trigger
     )
     sinks = {name: "ok" if outcome.ok else "fail" for name, outcome in outcomes.items()}
+    components = {name: Component(o.ok, o.seconds, o.error) for name, o in outcomes.items()}
     for name, outcome in outcomes.items():
         if not outcome.ok:
             reason = outcome.reason.value if outcome.reason else None
-            return CheckResult(
-                False, outcome.error, {"sinks": sinks, "failed_sink": name, "reason": reason}
-            )
-    return CheckResult(True, detail={"sinks": sinks})
+            detail = {"sinks": sinks, "failed_sink": name, "reason": reason}
+            return CheckResult(False, outcome.error, detail, components)
+    return CheckResult(True, detail={"sinks": sinks}, components=components)
 
 
 CHECKS: Mapping[str, CheckFn] = {

@@ -21,6 +21,7 @@ from exporter.config import (
     parse_seconds,
     parse_telemetry_path,
 )
+from exporter.probe import DEFAULT_URL, probe
 
 PROG = "smoke-test-exporter"
 ENV_PREFIX = "SMOKE_TEST_EXPORTER_"
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Prometheus exporter that proves the service is up and its logging works.",
+        epilog=f"Subcommand: {PROG} probe [URL] [--timeout SECONDS] requests URL (default "
+        f"{DEFAULT_URL}), prints the body and exits 0 on 200, 1 otherwise.",
         allow_abbrev=False,
     )
     for option in OPTIONS:
@@ -137,12 +140,47 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     return Settings(**values)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """Parse the configuration, then serve until SIGTERM or SIGINT; return the exit code."""
+def build_probe_parser() -> argparse.ArgumentParser:
+    """Flags of the probe subcommand."""
+    parser = _Parser(
+        prog=f"{PROG} probe",
+        description="GET a URL, print the body, exit 0 on 200 and 1 otherwise.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
+    parser.add_argument(
+        "--timeout", default="5", metavar="SECONDS", help="give up after this long (default 5)"
+    )
+    return parser
+
+
+def run_probe(argv: Sequence[str]) -> int:
+    """The probe subcommand; 2 for a bad flag or URL."""
     try:
-        settings = parse_settings(
-            sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ
-        )
+        namespace = build_probe_parser().parse_args(argv)
+        timeout = parse_seconds(namespace.timeout, allow_zero=False)
+    except (UsageError, ValueError) as error:
+        print(f"{PROG} probe: error: {error}", file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help
+        return int(done.code or 0)
+    url: str = namespace.url
+    if not url.startswith(("http://", "https://")):
+        print(f"{PROG} probe: error: {url!r} is not an http:// or https:// URL", file=sys.stderr)
+        return 2
+    return probe(url, timeout)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Parse the configuration, then serve until SIGTERM or SIGINT; return the exit code.
+
+    ``probe [URL]`` instead requests a URL once, for health checks and scripts.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["probe"]:
+        return run_probe(args[1:])
+    try:
+        settings = parse_settings(args, os.environ if environ is None else environ)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

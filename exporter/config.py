@@ -124,4 +124,6 @@ def parse_telemetry_path(text: str) -> str:
     return text
 
 
-RESERVED_PATHS = frozenset({"/", "/smoke-test", "/health/smoke-test", "/-/healthy", "/-/ready"})
+RESERVED_PATHS = frozenset(
+    {"/", "/smoke-test", "/health/smoke-test", "/smoke-test/history", "/-/healthy", "/-/ready"}
+)

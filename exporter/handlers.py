@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from exporter import __version__
+from exporter import __version__, health_json
+from exporter.history import Entry
 from exporter.keys import RUNNER, SETTINGS
 from exporter.runner import Trigger
 
@@ -14,9 +15,25 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def smoke_test(request: web.Request) -> web.Response:
-    """Run the smoke test (or join the run in flight): 200 when it passes, 503 when not."""
+    """Run the smoke test (or join the run in flight): 200 when it passes, 503 when not.
+
+    JSON by default; the health+json format when the Accept header prefers it.
+    """
     result = await request.app[RUNNER].run(Trigger.HTTP)
-    return web.json_response(result.body(), status=200 if result.ok else 503, headers=NO_STORE)
+    status = 200 if result.ok else 503
+    if health_json.wants_health_json(request.headers.get(hdrs.ACCEPT, "")):
+        return web.json_response(
+            health_json.render(result),
+            status=status,
+            headers=NO_STORE,
+            content_type=health_json.MEDIA_TYPE,
+        )
+    return web.json_response(result.body(), status=status, headers=NO_STORE)
+
+
+async def history(request: web.Request) -> web.Response:
+    """The last runs and the last failures, newest first."""
+    return web.json_response(request.app[RUNNER].history.body(), headers=NO_STORE)
 
 
 async def healthy(request: web.Request) -> web.Response:
@@ -34,21 +51,44 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
-    """A small page naming the exporter and linking its endpoints."""
+    """A small page naming the exporter, linking its endpoints, and showing recent runs."""
     metrics = html.escape(request.app[SETTINGS].telemetry_path)
+    runs = request.app[RUNNER].history
     page = f"""<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>smoke-test-exporter</title></head>
+<head><meta charset="utf-8"><title>smoke-test-exporter</title>
+<style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;text-align:left}}
+.fail{{color:#b00}}</style></head>
 <body>
 <h1>smoke-test-exporter {html.escape(__version__)}</h1>
 <p>Proves that this service is up and that its logging reaches every sink.</p>
 <ul>
 <li><a href="smoke-test">smoke-test</a>: run the smoke test (JSON; 200 pass, 503 fail)</li>
+<li><a href="smoke-test/history">smoke-test/history</a>: the last runs and failures (JSON)</li>
 <li><a href="{metrics[1:]}">{metrics}</a>: metrics for Prometheus</li>
 <li><a href="-/healthy">-/healthy</a>: liveness</li>
 <li><a href="-/ready">-/ready</a>: readiness</li>
 </ul>
+<h2>Last failures</h2>
+{_table(runs.failures)}
+<h2>Last runs</h2>
+{_table(runs.runs)}
 </body>
 </html>
 """
-    return web.Response(text=page, content_type="text/html")
+    return web.Response(text=page, content_type="text/html", headers=NO_STORE)
+
+
+def _table(entries: list[Entry]) -> str:
+    if not entries:
+        return "<p>None yet.</p>"
+    head = "<tr><th>time</th><th>trigger</th><th>result</th><th>duration (s)</th>"
+    head += "<th>run_id</th><th>cause</th></tr>"
+    rows = "".join(
+        f'<tr class="{html.escape(e.status)}"><td>{html.escape(e.time)}</td>'
+        f"<td>{html.escape(e.trigger)}</td><td>{html.escape(e.status)}</td>"
+        f"<td>{e.duration_seconds:.6f}</td><td><code>{html.escape(e.run_id)}</code></td>"
+        f"<td>{html.escape(e.cause or '')}</td></tr>"
+        for e in entries
+    )
+    return f"<table>\n{head}\n{rows}\n</table>"

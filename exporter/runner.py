@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter.checks import CheckContext, CheckFn, CheckResult
+from exporter.history import Entry, History
 from exporter.logs import LogPipeline
 from exporter.metrics import Metrics
 
@@ -65,14 +66,20 @@ class RunResult:
         return all(outcome.result.ok for outcome in self.checks.values())
 
     @property
-    def message(self) -> str:
-        """The configured message on success; else the first failed check and its cause."""
+    def cause(self) -> str | None:
+        """None on success; else the first failed check and its cause."""
         for name, outcome in self.checks.items():
             if not outcome.result.ok:
                 sink = outcome.result.detail.get("failed_sink")
                 where = f" on sink {sink}" if sink else ""
-                return f"Smoke test failed: check {name} failed{where}: {outcome.result.error}"
-        return self.success_message
+                return f"check {name} failed{where}: {outcome.result.error}"
+        return None
+
+    @property
+    def message(self) -> str:
+        """The configured message on success; else what failed and why."""
+        cause = self.cause
+        return self.success_message if cause is None else f"Smoke test failed: {cause}"
 
     def body(self) -> dict[str, Any]:
         """The JSON body of /smoke-test."""
@@ -108,6 +115,7 @@ class Runner:
         self._message = message
         self._inflight: asyncio.Future[RunResult] | None = None
         self.last: RunResult | None = None
+        self.history = History()
         self.ready = asyncio.Event()
 
     async def run(self, trigger: Trigger) -> RunResult:
@@ -178,6 +186,16 @@ class Runner:
             m.check_success.labels(name).set(1 if outcome.result.ok else 0)
             m.check_duration.labels(name).set(outcome.duration_seconds)
         self.last = result
+        self.history.add(
+            Entry(
+                time=result.started.isoformat(),
+                trigger=trigger,
+                status="ok" if result.ok else "fail",
+                duration_seconds=round(result.duration_seconds, 6),
+                run_id=result.run_id,
+                cause=result.cause,
+            )
+        )
         if result.ok:
             m.last_success.set(now)
             if log.isEnabledFor(logging.DEBUG):

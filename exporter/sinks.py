@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +32,7 @@ class SinkOutcome:
     ok: bool
     reason: Reason | None = None
     error: str | None = None
+    seconds: float | None = None  # from emitting the canary to this confirmation
 
 
 OK = SinkOutcome(ok=True)
@@ -122,7 +123,9 @@ class _BaseSink:
         delivery: Delivery | None = getattr(record, "_delivery", None)
         if delivery is not None:
             if outcome.ok:
-                self._latency.observe(time.perf_counter() - delivery.emitted)
+                seconds = time.perf_counter() - delivery.emitted
+                self._latency.observe(seconds)
+                outcome = replace(outcome, seconds=seconds)
             delivery.report(self, outcome)
 
     def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from exporter import __version__
+from exporter.health_json import wants_health_json
 from tests.conftest import CANARY, StartExporter
 from tests.pipes import stuck_pipe
 
@@ -167,3 +169,128 @@ async def test_callers_joining_a_run_in_flight_get_its_run_id(
         assert exporter.sample("smoke_test_runs_total", trigger="http") == 1
         pipe.drain()
         await exporter.client.close()
+
+
+async def test_health_json_is_served_when_the_accept_header_asks_for_it(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    async with exporter.client.get(
+        "/smoke-test", headers={"Accept": "application/health+json"}
+    ) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/health+json; charset=utf-8"
+        assert response.headers["Cache-Control"] == "no-store"
+        body = await response.json(content_type="application/health+json")
+    assert body["status"] == "pass"
+    assert body["releaseId"] == __version__
+    assert body["version"] == __version__.split(".")[0]
+    assert "output" not in body
+    run_id = body["notes"][0].removeprefix("run_id ")
+    assert body["notes"] == [f"run_id {run_id}", "trigger http"]
+    assert set(body["checks"]) == {"logging:duration", "logging:delivery"}
+    [duration] = body["checks"]["logging:duration"]
+    assert duration["componentId"] == "logging"
+    assert duration["observedUnit"] == "s"
+    assert duration["status"] == "pass"
+    assert 0 < duration["observedValue"] < 1
+    delivery = body["checks"]["logging:delivery"]
+    assert [entry["componentId"] for entry in delivery] == ["stdout", "file"]
+    for entry in delivery:
+        assert entry["status"] == "pass"
+        assert entry["componentType"] == "component"
+        assert entry["observedUnit"] == "s"
+        assert 0 < entry["observedValue"] <= duration["observedValue"]
+        assert entry["time"] == duration["time"]
+        assert "output" not in entry
+    canaries = [line for line in exporter.file_lines() if line["message"] == CANARY]
+    assert canaries[-1]["run_id"] == run_id
+
+
+async def test_health_json_failure_names_the_cause_with_503(
+    start_exporter: StartExporter, log_path: Path
+) -> None:
+    exporter = await start_exporter()
+    log_path.unlink()
+    log_path.mkdir()
+    async with exporter.client.get(
+        "/smoke-test", headers={"Accept": "application/health+json"}
+    ) as response:
+        assert response.status == 503
+        body = await response.json(content_type="application/health+json")
+    error = f"[Errno 21] Is a directory: '{log_path}'"
+    assert body["status"] == "fail"
+    assert body["output"] == f"check logging failed on sink file: {error}"
+    assert body["checks"]["logging:duration"][0]["output"] == error
+    stdout, file = body["checks"]["logging:delivery"]
+    assert (stdout["status"], file["status"]) == ("pass", "fail")
+    assert file["output"] == error
+    assert file["observedValue"] is None
+
+
+@pytest.mark.parametrize(
+    ("accept", "health"),
+    [
+        ("application/health+json", True),
+        ("application/json, application/health+json", True),
+        ("application/health+json;q=0.5, application/json", False),
+        ("application/health+json;q=0", False),
+        ("application/json", False),
+        ("*/*", False),
+        ("", False),
+    ],
+)
+def test_health_json_negotiation(accept: str, health: bool) -> None:
+    assert wants_health_json(accept) is health
+
+
+async def test_history_keeps_the_last_runs_and_failures_apart(
+    start_exporter: StartExporter, log_path: Path
+) -> None:
+    exporter = await start_exporter()
+    log_path.unlink()
+    log_path.mkdir()
+    _, failed = await exporter.smoke()
+    log_path.rmdir()
+    passed = [body for _, body in [await exporter.smoke() for _ in range(60)]]
+    async with exporter.client.get("/smoke-test/history") as response:
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        history = await response.json()
+    assert [run["run_id"] for run in history["runs"]] == [
+        body["run_id"] for body in reversed(passed[-50:])
+    ]
+    assert history["failures"] == [
+        {
+            "time": failed["timestamp"],
+            "trigger": "http",
+            "status": "fail",
+            "duration_seconds": failed["duration_seconds"],
+            "run_id": failed["run_id"],
+            "cause": f"check logging failed on sink file: [Errno 21] Is a directory: '{log_path}'",
+        }
+    ]
+    newest = history["runs"][0]
+    assert newest == {
+        "time": passed[-1]["timestamp"],
+        "trigger": "http",
+        "status": "ok",
+        "duration_seconds": passed[-1]["duration_seconds"],
+        "run_id": passed[-1]["run_id"],
+        "cause": None,
+    }
+
+
+async def test_landing_page_shows_recent_runs_and_failures_escaped(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    hostile = tmp_path / "<script>x"
+    hostile.mkdir()
+    exporter = await start_exporter(log_file=hostile)  # a directory: every run fails
+    _, body = await exporter.smoke()
+    async with exporter.client.get("/") as response:
+        page = await response.text()
+    assert page.count(f"<code>{body['run_id']}</code>") == 2  # in both tables
+    assert "&lt;script&gt;x" in page
+    assert "<script>" not in page
+    assert '<a href="smoke-test/history">' in page

@@ -118,6 +118,14 @@ async def test_paths_and_methods_create_no_new_series(start_exporter: StartExpor
         if metric.name.startswith("smoke_test_http")
     }
     for n in range(3):
-        assert not any(
-            f"random-{n}" in str(labels) or f"M{n}" in str(labels) for _, labels in names
-        )
+        assert not any(f"random-{n}" in str(labels) for _, labels in names)
+    assert {dict(labels)["handler"] for _, labels in names} == {
+        "index",
+        "smoke_test",
+        "health_smoke_test",
+        "history",
+        "metrics",
+        "healthy",
+        "ready",
+        "other",
+    }
