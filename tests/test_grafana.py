@@ -1,0 +1,280 @@
+"""The Grafana provisioning, dashboard and alert rules agree with each other and the exporter."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from exporter.app import create_app
+from exporter.config import Settings
+from tests.grafana_queries import (
+    DASHBOARD,
+    GRAFANA,
+    RULES,
+    dashboard_queries,
+    datasource_uid,
+    grafana_alert_queries,
+    panels,
+    substitute,
+)
+
+PROVISIONING = GRAFANA / "provisioning"
+PROMETHEUS_ALERTS = GRAFANA.parent / "alerts.yml"
+# Where docker-compose mounts monitoring/grafana/dashboards inside the Grafana container.
+DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
+# What Grafana's "Export for sharing" adds and a hand-kept dashboard leaves out.
+EXPORT_NOISE = {"id", "iteration", "version", "gnetId", "__inputs", "__requires", "__elements"}
+INSTANCE_MATCHER = 'instance=~"$instance"'
+# Series Prometheus makes itself rather than scraping them.
+PROMETHEUS_OWN = {"up"}
+# The sample names each metric type puts in the exposition (`_created` is turned off).
+SUFFIXES = {
+    "counter": ("_total",),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "summary": ("", "_count", "_sum"),
+    "info": ("_info",),
+}
+PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+STRING = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
+LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+# Durations (after `offset`, in `[...]`) before plain numbers, so `1m` does not leave an `m`.
+NUMBER = re.compile(r"\b(?:(?:\d+(?:ms|[smhdwy]))+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\b")
+IDENTIFIER = re.compile(r"[A-Za-z_:][\w:]*")
+ALERTS = ("SmokeTestFailing", "SmokeTestStale", "SmokeTestExporterDown")
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_dashboard() -> dict[str, Any]:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert isinstance(dashboard, dict)
+    return dashboard
+
+
+def graph_panels() -> list[dict[str, Any]]:
+    """Every panel that queries Prometheus: all but the rows."""
+    return [panel for panel in panels(load_dashboard()) if panel["type"] != "row"]
+
+
+def raw_dashboard_queries() -> list[str]:
+    return [target["expr"] for panel in graph_panels() for target in panel["targets"]]
+
+
+def rules() -> list[dict[str, Any]]:
+    return [rule for group in load_yaml(RULES)["groups"] for rule in group["rules"]]
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects: not functions, labels or keywords."""
+    expr = STRING.sub('""', expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", expr)
+    expr = NUMBER.sub(" ", LABEL_LIST.sub(" ", expr))
+    return {
+        match.group(0)
+        for match in IDENTIFIER.finditer(expr)
+        if match.group(0) not in PROMQL_KEYWORDS
+        and not expr[match.end() :].lstrip().startswith("(")
+    }
+
+
+def receivers(route: dict[str, Any]) -> Iterator[str]:
+    """The receiver of a notification policy and of every route nested under it."""
+    if "receiver" in route:
+        yield route["receiver"]
+    for child in route.get("routes", []):
+        yield from receivers(child)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> set[str]:
+    """Every sample name an exporter built as production builds it can serve."""
+    registry = CollectorRegistry()
+    create_app(Settings(log_file=tmp_path / "x.log"), registry)
+    names = set(PROMETHEUS_OWN)
+    for family in registry.collect():
+        # Labelled series without fixed labels (HTTP codes) have no samples until used.
+        names.update(family.name + suffix for suffix in SUFFIXES[family.type])
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+def test_metric_names_finds_selectors_and_skips_functions_labels_and_keywords() -> None:
+    expr = (
+        'histogram_quantile(0.99, sum by (sink, le) (rate(a_bucket{sink=~"x|y"}[5m]))) '
+        "and on (instance) b > bool 3 * c_total offset 1m or absent(up{job='j'})"
+    )
+    assert metric_names(expr) == {"a_bucket", "b", "c_total", "up"}
+
+
+def test_substitute_fills_in_instance_and_grafana_intervals() -> None:
+    assert substitute('rate(m{instance=~"$instance"}[$__rate_interval])') == (
+        'rate(m{instance=~".+"}[1m])'
+    )
+    assert substitute('m{a="b", instance=~"${instance}"}[${__range}:$__interval]') == (
+        'm{a="b", instance=~".+"}[5m:15s]'
+    )
+
+
+@pytest.mark.parametrize("expr", ['m{job=~"$job"}', 'm{instance="$instance"}', "m[$__range_s]"])
+def test_substitute_refuses_a_variable_it_cannot_fill_in(expr: str) -> None:
+    with pytest.raises(ValueError, match="unknown Grafana variable"):
+        substitute(expr)
+
+
+def test_dashboard_is_hand_kept_json_without_ui_export_noise() -> None:
+    text = DASHBOARD.read_text(encoding="utf-8")
+    dashboard = load_dashboard()
+    assert text == json.dumps(dashboard, indent=2) + "\n", "keep the file as json.dumps(indent=2)"
+    assert EXPORT_NOISE.isdisjoint(dashboard)
+    assert dashboard["uid"] == "smoke-test-exporter"
+    assert dashboard["schemaVersion"] == 39
+    assert not any("pluginVersion" in panel for panel in panels(dashboard))
+    assert {panel["type"] for panel in panels(dashboard)} == {"row", "stat", "timeseries"}
+
+
+def test_provisioned_datasource_is_the_compose_prometheus_with_a_fixed_uid() -> None:
+    (datasource,) = load_yaml(PROVISIONING / "datasources" / "prometheus.yml")["datasources"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus:9090"
+    assert datasource_uid() == datasource["uid"] == "prometheus"
+
+
+def test_every_panel_target_and_variable_uses_the_provisioned_datasource() -> None:
+    expected = {"type": "prometheus", "uid": datasource_uid()}
+    (variable,) = load_dashboard()["templating"]["list"]
+    assert variable["datasource"] == expected
+    for panel in graph_panels():
+        assert panel["datasource"] == expected, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == expected, panel["title"]
+
+
+def test_panel_ids_and_titles_are_unique() -> None:
+    ids = [panel["id"] for panel in panels(load_dashboard())]
+    titles = [panel["title"] for panel in panels(load_dashboard())]
+    assert len(ids) == len(set(ids))
+    assert len(titles) == len(set(titles))
+
+
+def test_instance_variable_lists_every_exporter_and_allows_all() -> None:
+    (variable,) = load_dashboard()["templating"]["list"]
+    assert variable["name"] == "instance"
+    assert variable["type"] == "query"
+    assert variable["definition"] == "label_values(smoke_test_success, instance)"
+    assert variable["query"]["query"] == variable["definition"]
+    assert variable["multi"] is True
+    assert variable["includeAll"] is True
+
+
+def test_every_dashboard_selector_filters_by_instance() -> None:
+    for expr in raw_dashboard_queries():
+        names = metric_names(expr)
+        assert names, expr
+        for name in names:
+            pattern = rf"(?<![\w:]){re.escape(name)}(?![\w:])(\{{[^}}]*\}})?"
+            for matchers in re.findall(pattern, expr):
+                assert INSTANCE_MATCHER in matchers, f"{name} in {expr}"
+
+
+def test_dashboard_queries_fill_in_every_variable() -> None:
+    queries = dashboard_queries()
+    assert len(queries) == len(raw_dashboard_queries())
+    for title, expr in queries:
+        assert "$" not in expr, title
+        assert 'instance=~".+"' in expr, title
+
+
+def test_dashboard_shows_every_metric_the_monitoring_issue_asks_for() -> None:
+    used = set().union(*(metric_names(expr) for _, expr in dashboard_queries()))
+    assert used == {
+        "smoke_test_success",
+        "smoke_test_last_run_timestamp_seconds",
+        "smoke_test_last_success_timestamp_seconds",
+        "smoke_test_runs_total",
+        "smoke_test_failures_total",
+        "smoke_test_duration_seconds_bucket",
+        "smoke_test_log_delivery_seconds_bucket",
+        "smoke_test_log_sink_errors_total",
+        "smoke_test_log_records_dropped_total",
+        "smoke_test_http_requests_total",
+        "smoke_test_http_request_duration_seconds_bucket",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+    }
+
+
+def test_every_metric_in_the_dashboard_and_grafana_rules_is_served(served: set[str]) -> None:
+    queries = dashboard_queries() + grafana_alert_queries()
+    (variable,) = load_dashboard()["templating"]["list"]
+    queries.append(("variable instance", "smoke_test_success"))
+    assert "smoke_test_success" in variable["definition"]
+    for title, expr in queries:
+        names = metric_names(expr)
+        assert names, title
+        assert names <= served, f"{title}: {sorted(names - served)} not served"
+
+
+def test_dashboard_provider_reads_the_mounted_dashboards_directory() -> None:
+    (provider,) = load_yaml(PROVISIONING / "dashboards" / "provider.yml")["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == DASHBOARDS_MOUNT
+    assert DASHBOARD.parent == GRAFANA / "dashboards"
+
+
+def test_grafana_rules_query_the_provisioned_datasource_and_end_in_an_expression() -> None:
+    uid = datasource_uid()
+    for rule in rules():
+        title = rule["title"]
+        refs = {query["refId"]: query for query in rule["data"]}
+        assert {query["datasourceUid"] for query in rule["data"]} == {uid, "__expr__"}, title
+        assert refs[rule["condition"]]["datasourceUid"] == "__expr__", title
+        for query in rule["data"]:
+            assert query["model"]["refId"] == query["refId"], title
+            if query["datasourceUid"] == "__expr__":
+                assert query["model"]["expression"] in refs, title
+    assert len(grafana_alert_queries()) == len(ALERTS)
+
+
+def test_grafana_rules_have_the_prometheus_alerts_titles_and_unique_uids() -> None:
+    assert [rule["title"] for rule in rules()] == list(ALERTS)
+    uids = [rule["uid"] for rule in rules()]
+    assert len(uids) == len(set(uids))
+    assert all(len(uid) <= 40 for uid in uids)  # Grafana's limit
+
+
+def test_grafana_rules_wait_page_and_link_like_the_prometheus_alerts() -> None:
+    alerts = {
+        alert["alert"]: alert
+        for group in load_yaml(PROMETHEUS_ALERTS)["groups"]
+        for alert in group["rules"]
+    }
+    for rule in rules():
+        alert = alerts[rule["title"]]
+        assert rule["for"] == alert.get("for", "0s"), rule["title"]
+        assert rule["labels"] == {"severity": alert["labels"]["severity"]}, rule["title"]
+        runbook = rule["annotations"]["runbook_url"]
+        assert runbook == alert["annotations"]["runbook_url"], rule["title"]
+
+
+def test_notification_policy_routes_to_an_existing_contact_point() -> None:
+    alerting = PROVISIONING / "alerting"
+    contact_points = load_yaml(alerting / "contact-points.yml")["contactPoints"]
+    names = {contact_point["name"] for contact_point in contact_points}
+    (policy,) = load_yaml(alerting / "policies.yml")["policies"]
+    routed = list(receivers(policy))
+    assert routed
+    assert set(routed) <= names
+    (receiver,) = next(cp for cp in contact_points if cp["name"] == policy["receiver"])["receivers"]
+    assert receiver["type"] == "webhook"
+    assert receiver["settings"]["url"].startswith("http")
