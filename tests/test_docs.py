@@ -1,0 +1,54 @@
+"""The README documents what the product has: every flag, metric, alert runbook and endpoint."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from prometheus_client import CollectorRegistry
+
+from exporter.app import create_app, routes
+from exporter.cli import OPTIONS
+from exporter.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's anchors for the headings of ``markdown``."""
+    found = set()
+    for heading in re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        found.add(slug)
+    return found
+
+
+def test_every_alert_runbook_url_points_at_a_readme_heading() -> None:
+    rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yml").read_text())["groups"][0]["rules"]
+    headings = anchors(README)
+    for rule in rules:
+        url = rule["annotations"]["runbook_url"]
+        assert url.endswith("README.md#" + rule["alert"].lower())
+        assert rule["alert"].lower() in headings
+
+
+def test_every_flag_and_its_variable_is_documented() -> None:
+    for option in OPTIONS:
+        assert f"`{option.flag}`" in README
+        assert f"`{option.env}`" in README
+
+
+def test_every_metric_family_is_documented(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    create_app(Settings(log_file=tmp_path / "x.log"), registry)
+    for family in registry.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        if name.startswith("smoke_test_"):
+            assert f"`{name}" in README, name
+
+
+def test_every_endpoint_is_documented() -> None:
+    for path, _, _ in routes(Settings(), CollectorRegistry()):
+        assert f"`{path}`" in README or f"`{path}` (" in README, path
