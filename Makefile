@@ -31,14 +31,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Debian's prometheus and prometheus-alertmanager: the real servers, promtool and amtool, which
-# the integration tests start on loopback with temporary data directories.
-TOOLS := prometheus promtool prometheus-alertmanager amtool
+# the integration tests start on loopback with temporary data directories; wrk for the floods.
+TOOLS := prometheus promtool prometheus-alertmanager amtool wrk
 tools:
 	@for t in $(TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	[ -z "$$missing" ] || { \
 	  echo "installing Debian's prometheus and prometheus-alertmanager" >&2; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      prometheus prometheus-alertmanager >/dev/null; } \
+	      prometheus prometheus-alertmanager wrk >/dev/null; } \
 	  || echo "WARNING: could not install them: their tests will skip (and fail under CI=true)" >&2; }
 
 pytest: $(VENV)/.installed-test tools

@@ -14,10 +14,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from exporter import handlers
+from exporter.access_log import JsonAccessLogger
 from exporter.checks import CHECKS
 from exporter.config import Settings
 from exporter.keys import LOGS, METRICS, RUNNER, SETTINGS
-from exporter.logs import JsonAccessLogger, LogPipeline
+from exporter.logs import LogPipeline
 from exporter.metrics import Metrics, create_metrics
 from exporter.middleware import OTHER, instrument, json_errors
 from exporter.runner import Runner, Trigger
@@ -72,13 +73,20 @@ def create_app(
         interval_seconds=settings.interval_seconds,
     )
     stdout = sys.stdout.fileno() if stdout_fd is None else stdout_fd
-    logs = LogPipeline(build_sinks(settings, metrics, stdout), metrics, settings.log_level)
+    logs = LogPipeline(
+        build_sinks(settings, metrics, stdout),
+        metrics,
+        settings.log_level,
+        access_log=settings.access_log,
+        access_per_second=settings.access_log_per_second,
+    )
     runner = Runner(
         CHECKS,
         logs,
         metrics,
         timeout_seconds=settings.timeout_seconds,
         interval_seconds=settings.interval_seconds,
+        min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,
     )
     app = web.Application(middlewares=[instrument, json_errors])

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from exporter import __version__
 from exporter.config import (
     Settings,
+    parse_bool,
     parse_listen_address,
     parse_log_level,
     parse_message,
@@ -89,6 +90,31 @@ OPTIONS = (
         "message",
         parse_message,
         "message of a passing smoke test (default: PetSage systems are purring perfectly!)",
+    ),
+    Option(
+        "--smoke-test.min-interval",
+        "min_interval_seconds",
+        partial(parse_seconds, allow_zero=True),
+        "HTTP-triggered runs start at most this often; callers in between get the latest "
+        "result, marked cached (default 1; 0: every request runs, concurrent ones still share)",
+    ),
+    Option(
+        "--log.access",
+        "access_log",
+        parse_bool,
+        "log every HTTP request: true or false (default true)",
+    ),
+    Option(
+        "--log.access-max-per-second",
+        "access_log_per_second",
+        partial(parse_seconds, allow_zero=False),
+        "cap on access-log records per second; the rest are dropped and counted (default 1000)",
+    ),
+    Option(
+        "--web.config.file",
+        "web_config_file",
+        parse_path,
+        "exporter-toolkit web configuration (TLS, basic auth, headers) (default: none)",
     ),
 )
 

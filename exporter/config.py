@@ -54,6 +54,10 @@ class Settings:
     interval_seconds: float = 30.0
     timeout_seconds: float = 2.0
     message: str = DEFAULT_MESSAGE
+    min_interval_seconds: float = 1.0
+    access_log: bool = True
+    access_log_per_second: float = 1000.0
+    web_config_file: Path | None = None
 
 
 def parse_listen_address(text: str) -> ListenAddress:
@@ -91,6 +95,16 @@ def parse_message(text: str) -> str:
     if not text.strip():
         raise ValueError("the message is empty")
     return text
+
+
+def parse_bool(text: str) -> bool:
+    """true/false, on/off, yes/no, 1/0."""
+    value = text.strip().lower()
+    if value in {"true", "on", "yes", "1"}:
+        return True
+    if value in {"false", "off", "no", "0"}:
+        return False
+    raise ValueError(f"{text!r} is not true or false")
 
 
 def parse_log_level(text: str) -> LogLevel:

@@ -9,7 +9,6 @@ from aiohttp import hdrs, web
 from exporter import __version__, health_json
 from exporter.history import Entry
 from exporter.keys import RUNNER, SETTINGS
-from exporter.runner import Trigger
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -19,16 +18,16 @@ async def smoke_test(request: web.Request) -> web.Response:
 
     JSON by default; the health+json format when the Accept header prefers it.
     """
-    result = await request.app[RUNNER].run(Trigger.HTTP)
-    status = 200 if result.ok else 503
+    answer = await request.app[RUNNER].answer()
+    status = 200 if answer.result.ok else 503
     if health_json.wants_health_json(request.headers.get(hdrs.ACCEPT, "")):
         return web.json_response(
-            health_json.render(result),
+            health_json.render(answer),
             status=status,
             headers=NO_STORE,
             content_type=health_json.MEDIA_TYPE,
         )
-    return web.json_response(result.body(), status=status, headers=NO_STORE)
+    return web.json_response(answer.body(), status=status, headers=NO_STORE)
 
 
 async def history(request: web.Request) -> web.Response:

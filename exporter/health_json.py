@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter import __version__
-from exporter.runner import RunResult
+from exporter.runner import Answer
 
 MEDIA_TYPE = "application/health+json"
 
@@ -28,8 +28,9 @@ def wants_health_json(accept: str) -> bool:
     return health > 0 and health >= weights.get("application/json", 0.0)
 
 
-def render(result: RunResult) -> dict[str, Any]:
+def render(answer: Answer) -> dict[str, Any]:
     """The run as a health+json document: checks keyed ``component:measurement``."""
+    result = answer.result
     time = result.started.isoformat()
     checks: dict[str, list[dict[str, Any]]] = {}
     for name, outcome in result.checks.items():
@@ -47,7 +48,11 @@ def render(result: RunResult) -> dict[str, Any]:
         "releaseId": __version__,
         "serviceId": "smoke-test-exporter",
         "description": "Smoke test: the service is up and its logging reaches every sink",
-        "notes": [f"run_id {result.run_id}", f"trigger {result.trigger.value}"],
+        "notes": [
+            f"run_id {result.run_id}",
+            f"trigger {result.trigger.value}",
+            f"cached, {answer.age_seconds:.3f}s old" if answer.cached else "fresh",
+        ],
         "checks": checks,
     }
     if not result.ok:

@@ -12,16 +12,18 @@ from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 from typing import Any
 
-from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web import BaseRequest, StreamResponse
 from pythonjsonlogger.json import JsonFormatter
 
+from exporter.access_log import ACCESS_LOGGER, SERVER_LOGGER, CompactBadRequests, RateLimit
 from exporter.config import LogLevel
 from exporter.metrics import Metrics
-from exporter.sinks import FILE_FLAGS, FILE_MODE, Delivery, Reason, Sink, SinkOutcome
+from exporter.sinks import FILE_FLAGS, FILE_MODE, Delivery, Line, Reason, Sink, SinkOutcome
 
 CANARY_LOGGER = "exporter.canary"
 QUEUE_SIZE = 10_000
+# The default cap on access-log records: generous for a probe target, small enough that a flood
+# cannot fill a disk (about 250 bytes a line: under 250 kB/s).
+ACCESS_PER_SECOND = 1000.0
 
 
 class JsonLineFormatter(JsonFormatter):
@@ -41,23 +43,27 @@ class JsonLineFormatter(JsonFormatter):
 
 
 class FanoutQueue:
-    """The queue a QueueHandler puts into: copies each record to every sink's bounded queue.
+    """The queue a QueueHandler puts into: copies each formatted line to every sink's queue.
 
-    A full queue means its sink is stuck or slow: the record is dropped and counted, and a
-    dropped canary fails at once rather than waiting for the timeout.
+    Only the line and its canary marker are queued, not the record, so a full queue of a
+    stuck sink stays small. A full queue means its sink is stuck or slow: the line is dropped
+    and counted, and a dropped canary fails at once rather than waiting for the timeout.
     """
 
     def __init__(self, targets: Sequence[tuple[Sink, queue.Queue[Any]]], metrics: Metrics):
         self._targets = targets
-        self._dropped = {sink: metrics.records_dropped.labels(sink.name) for sink, _ in targets}
+        self._dropped = {
+            sink: metrics.records_dropped.labels(sink.name, "queue_full") for sink, _ in targets
+        }
 
     def put_nowait(self, record: logging.LogRecord) -> None:
+        delivery: Delivery | None = getattr(record, "_delivery", None)
+        line = Line(record.getMessage(), delivery)
         for sink, sink_queue in self._targets:
             try:
-                sink_queue.put_nowait(record)
+                sink_queue.put_nowait(line)
             except queue.Full:
                 self._dropped[sink].inc()
-                delivery: Delivery | None = getattr(record, "_delivery", None)
                 if delivery is not None:
                     error = f"queue full ({sink_queue.maxsize} records waiting): sink is stuck"
                     delivery.report(sink, SinkOutcome(False, Reason.TIMEOUT, error))
@@ -99,10 +105,22 @@ class LogPipeline:
         metrics: Metrics,
         level: LogLevel,
         queue_size: int = QUEUE_SIZE,
+        *,
+        access_log: bool = True,
+        access_per_second: float = ACCESS_PER_SECOND,
     ) -> None:
         self.sinks = tuple(sinks)
         self.level = level
         self._metrics = metrics
+        self._access_log = access_log
+        rate_limited = [metrics.records_dropped.labels(s.name, "rate_limit") for s in self.sinks]
+
+        def dropped() -> None:  # a record dropped before fan-out is lost to every sink
+            for counter in rate_limited:
+                counter.inc()
+
+        self._access_limit = RateLimit(access_per_second, dropped)
+        self._bad_requests = CompactBadRequests(dropped)
         queues: list[queue.Queue[Any]] = [queue.Queue(queue_size) for _ in self.sinks]
         self._listeners = [SinkListener(q, s) for s, q in zip(self.sinks, queues, strict=True)]
         fanout = FanoutQueue(list(zip(self.sinks, queues, strict=True)), metrics)
@@ -120,12 +138,20 @@ class LogPipeline:
         root.addHandler(self._handler)
         # The canary is written whatever --log.level says: a filtered canary proves nothing.
         logging.getLogger(CANARY_LOGGER).setLevel(logging.INFO)
+        access = logging.getLogger(ACCESS_LOGGER)
+        access.addFilter(self._access_limit)
+        # Off: aiohttp asks the access logger whether it is enabled and skips the whole call.
+        access.setLevel(logging.NOTSET if self._access_log else logging.CRITICAL + 1)
+        logging.getLogger(SERVER_LOGGER).addFilter(self._bad_requests)
 
     def stop(self, timeout: float) -> list[str]:
         """Detach, then drain every queue to its sink; return the sinks not drained in time."""
         root = logging.getLogger()
         root.removeHandler(self._handler)
         root.setLevel(self._saved_level)
+        logging.getLogger(ACCESS_LOGGER).removeFilter(self._access_limit)
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
+        logging.getLogger(SERVER_LOGGER).removeFilter(self._bad_requests)
         deadline = time.monotonic() + timeout
         # Every sink drains at once, so a stuck one does not eat the others' time.
         asked = [listener.ask_to_stop(deadline) for listener in self._listeners]
@@ -150,31 +176,6 @@ class LogPipeline:
             if outcome.reason is Reason.TIMEOUT:
                 self._metrics.sink_errors.labels(name, Reason.TIMEOUT.value).inc()
         return outcomes
-
-
-class JsonAccessLogger(AbstractAccessLogger):
-    """aiohttp's access log as one JSON record per request."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status,
-            extra={
-                "remote": request.remote,
-                "method": request.method,
-                "path": request.raw_path,
-                "status": response.status,
-                "response_bytes": response.body_length,  # headers included, like %b
-                "duration_seconds": round(time, 6),
-                "user_agent": request.headers.get("User-Agent"),
-            },
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
 
 
 def probe_log_file(path: Path) -> str | None:

@@ -122,8 +122,8 @@ def create_metrics(
         ),
         records_dropped=Counter(
             p + "log_records_dropped",
-            "Log records dropped because a sink's queue was full.",
-            ["sink"],
+            "Log records a sink never got: its queue was full, or a rate cap dropped them.",
+            ["sink", "reason"],
             registry=registry,
         ),
         log_delivery=Histogram(

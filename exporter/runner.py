@@ -7,6 +7,7 @@ import contextlib
 import enum
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -94,6 +95,23 @@ class RunResult:
         }
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What an HTTP caller gets: a run's result, and whether it was run for this caller."""
+
+    result: RunResult
+    cached: bool
+    age_seconds: float
+
+    def body(self) -> dict[str, Any]:
+        """The result's body, marked cached (with its age) or fresh."""
+        return {
+            **self.result.body(),
+            "cached": self.cached,
+            "age_seconds": round(self.age_seconds, 6),
+        }
+
+
 class Runner:
     """Owns the checks and their metrics; concurrent callers of ``run`` share one run."""
 
@@ -106,6 +124,7 @@ class Runner:
         timeout_seconds: float,
         interval_seconds: float,
         message: str,
+        min_interval_seconds: float = 0.0,
     ) -> None:
         self._checks = checks
         self._logs = logs
@@ -113,6 +132,9 @@ class Runner:
         self._timeout = timeout_seconds
         self._interval = interval_seconds
         self._message = message
+        self._min_interval = min_interval_seconds
+        self._last_started = -math.inf  # monotonic
+        self._last_finished = -math.inf
         self._inflight: asyncio.Future[RunResult] | None = None
         self.last: RunResult | None = None
         self.history = History()
@@ -124,6 +146,15 @@ class Runner:
             self._inflight = asyncio.ensure_future(self._run(trigger))
         # shield: a caller that goes away must not cancel the run the others wait for.
         return await asyncio.shield(self._inflight)
+
+    async def answer(self) -> Answer:
+        """For an HTTP caller: join the run in flight; else the latest result if the last run
+        started less than the minimum interval ago; else a new run."""
+        if self._inflight is None or self._inflight.done():
+            recent = time.monotonic() - self._last_started < self._min_interval
+            if recent and self.last is not None:
+                return Answer(self.last, True, time.monotonic() - self._last_finished)
+        return Answer(await self.run(Trigger.HTTP), False, 0.0)
 
     async def schedule(self) -> None:
         """The start-up run, then one run every interval (none when the interval is 0)."""
@@ -151,6 +182,7 @@ class Runner:
 
     async def _run(self, trigger: Trigger) -> RunResult:
         run_id = uuid.uuid4().hex
+        self._last_started = time.monotonic()
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         ctx = CheckContext(run_id, trigger.value, self._logs, self._timeout)
@@ -164,6 +196,7 @@ class Runner:
             success_message=self._message,
         )
         self._record(result)
+        self._last_finished = time.monotonic()
         return result
 
     @staticmethod
@@ -199,7 +232,7 @@ class Runner:
         if result.ok:
             m.last_success.set(now)
             if log.isEnabledFor(logging.DEBUG):
-                body = json.dumps(result.body())
+                body = json.dumps(Answer(result, cached=False, age_seconds=0.0).body())
                 log.debug(
                     f"Smoke test successful. Response prepared: {body}",
                     extra={"run_id": result.run_id, "trigger": trigger},

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from exporter.metrics import Metrics
 
@@ -78,13 +78,20 @@ class Delivery:
         return outcomes
 
 
+class Line(NamedTuple):
+    """What a sink's queue holds: one formatted JSON line, and the Delivery if it is a canary."""
+
+    text: str
+    delivery: Delivery | None
+
+
 class Sink(Protocol):
     """What the pipeline needs of a sink: a name, and a ``handle`` run on its own thread."""
 
     name: str
 
-    def handle(self, record: logging.LogRecord) -> None:
-        """Write one prepared record (its ``msg`` is the JSON line) and confirm a canary."""
+    def handle(self, line: Line) -> None:
+        """Write one line and confirm it if it is a canary."""
 
     def close(self) -> None:
         """Release what the sink holds open."""
@@ -112,15 +119,15 @@ class _BaseSink:
         self._errors = {r: metrics.sink_errors.labels(name, r.value) for r in Reason}
         self._latency = metrics.log_delivery.labels(name)
 
-    def handle(self, record: logging.LogRecord) -> None:
-        data = (record.getMessage() + "\n").encode("utf-8", "backslashreplace")
+    def handle(self, line: Line) -> None:
+        data = (line.text + "\n").encode("utf-8", "backslashreplace")
+        delivery = line.delivery
         try:
-            outcome = self.deliver(data, canary=hasattr(record, "_delivery"))
+            outcome = self.deliver(data, canary=delivery is not None)
         except Exception as error:  # noqa: BLE001 - a sink must never kill its thread
             outcome = SinkOutcome(False, Reason.WRITE, f"unexpected: {error!r}")
         if outcome.reason is not None:
             self._errors[outcome.reason].inc()
-        delivery: Delivery | None = getattr(record, "_delivery", None)
         if delivery is not None:
             if outcome.ok:
                 seconds = time.perf_counter() - delivery.emitted

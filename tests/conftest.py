@@ -84,9 +84,11 @@ async def start_exporter(
     async def start(
         stdout_fd: int | None = None, wait_ready: bool = True, **overrides: Any
     ) -> Exporter:
-        settings = replace(
-            Settings(log_file=log_path, interval_seconds=0, timeout_seconds=1.0), **overrides
+        # Every request runs (min-interval 0): tests break and repair sinks between calls.
+        base = Settings(
+            log_file=log_path, interval_seconds=0, timeout_seconds=1.0, min_interval_seconds=0
         )
+        settings = replace(base, **overrides)
         fds: list[int] = []
         stdout_path = None
         if stdout_fd is None:

@@ -111,6 +111,46 @@ CASES = [
         "env says hello",
         DEFAULT_MESSAGE,
     ),
+    Case(
+        "--smoke-test.min-interval",
+        "SMOKE_TEST_EXPORTER_SMOKE_TEST_MIN_INTERVAL",
+        "min_interval_seconds",
+        "0",
+        0.0,
+        "2.5",
+        2.5,
+        1.0,
+    ),
+    Case(
+        "--log.access",
+        "SMOKE_TEST_EXPORTER_LOG_ACCESS",
+        "access_log",
+        "true",
+        True,
+        "OFF",
+        False,
+        True,
+    ),
+    Case(
+        "--log.access-max-per-second",
+        "SMOKE_TEST_EXPORTER_LOG_ACCESS_MAX_PER_SECOND",
+        "access_log_per_second",
+        "50",
+        50.0,
+        "200",
+        200.0,
+        1000.0,
+    ),
+    Case(
+        "--web.config.file",
+        "SMOKE_TEST_EXPORTER_WEB_CONFIG_FILE",
+        "web_config_file",
+        "/etc/flag-web.yml",
+        Path("/etc/flag-web.yml"),
+        "env-web.yml",
+        Path("env-web.yml"),
+        None,
+    ),
 ]
 
 each_option = pytest.mark.parametrize("case", CASES, ids=str)
@@ -146,8 +186,9 @@ def test_each_environment_variable_sets_only_its_field(case: Case) -> None:
 
 @each_option
 def test_flag_beats_environment_which_beats_default(case: Case) -> None:
-    # Three different values, or a source could win without the test noticing.
-    assert len({repr(case.flag_value), repr(case.env_value), repr(case.default)}) == 3
+    # Flag and variable differ, and variable and default differ, or a source could win
+    # without the test noticing (a boolean has only two values, so flag may equal default).
+    assert repr(case.flag_value) != repr(case.env_value) != repr(case.default)
     both = parse_settings([case.flag, case.flag_text], {case.env: case.env_text})
     env_only = parse_settings([], {case.env: case.env_text})
     neither = parse_settings([], {})
@@ -163,6 +204,9 @@ UNUSABLE_ENV_TEXT = {
     "log_level": "loud",
     "interval_seconds": "-1",
     "timeout_seconds": "0",
+    "min_interval_seconds": "-0.5",
+    "access_log": "maybe",
+    "access_log_per_second": "0",
 }
 
 

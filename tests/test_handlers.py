@@ -32,7 +32,10 @@ async def test_passing_smoke_test_answers_200_with_the_seed_contract(
         "trigger",
         "duration_seconds",
         "checks",
+        "cached",
+        "age_seconds",
     }
+    assert (body["cached"], body["age_seconds"]) == (False, 0.0)
     assert body["status"] == "ok"
     assert body["message"] == "PetSage systems are purring perfectly!"
     assert body["trigger"] == "http"
@@ -187,7 +190,7 @@ async def test_health_json_is_served_when_the_accept_header_asks_for_it(
     assert body["version"] == __version__.split(".")[0]
     assert "output" not in body
     run_id = body["notes"][0].removeprefix("run_id ")
-    assert body["notes"] == [f"run_id {run_id}", "trigger http"]
+    assert body["notes"] == [f"run_id {run_id}", "trigger http", "fresh"]
     assert set(body["checks"]) == {"logging:duration", "logging:delivery"}
     [duration] = body["checks"]["logging:duration"]
     assert duration["componentId"] == "logging"

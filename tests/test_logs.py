@@ -166,12 +166,14 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
                 log.info("record %d", n)
                 await asyncio.sleep(0.01)  # the file sink keeps up at this pace
             dropped = registry.get_sample_value(
-                "smoke_test_log_records_dropped_total", {"sink": "stdout"}
+                "smoke_test_log_records_dropped_total", {"sink": "stdout", "reason": "queue_full"}
             )
             # One record is stuck in write(), three wait in the queue, the rest are dropped.
             assert dropped == 6
             assert (
-                registry.get_sample_value("smoke_test_log_records_dropped_total", {"sink": "file"})
+                registry.get_sample_value(
+                    "smoke_test_log_records_dropped_total", {"sink": "file", "reason": "queue_full"}
+                )
                 == 0
             )
             outcomes = await pipeline.deliver_canary(CANARY, 5.0, run_id="r1", trigger="http")
@@ -181,7 +183,8 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
             assert outcomes["stdout"].error == "queue full (3 records waiting): sink is stuck"
             assert (
                 registry.get_sample_value(
-                    "smoke_test_log_records_dropped_total", {"sink": "stdout"}
+                    "smoke_test_log_records_dropped_total",
+                    {"sink": "stdout", "reason": "queue_full"},
                 )
                 == 7
             )

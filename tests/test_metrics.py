@@ -39,10 +39,11 @@ def test_every_known_series_exists_at_zero_before_any_run() -> None:
     assert value("smoke_test_check_duration_seconds", check="logging") == 0
     for reason in ("write", "open", "timeout", "verify"):
         assert value("smoke_test_log_sink_errors_total", sink="stdout", reason=reason) == 0
-    assert value("smoke_test_log_records_dropped_total", sink="stdout") == 0
+    for reason in ("queue_full", "rate_limit"):
+        assert value("smoke_test_log_records_dropped_total", sink="stdout", reason=reason) == 0
     assert value("smoke_test_log_delivery_seconds_count", sink="stdout") == 0
     # No log file configured: no file series.
-    assert value("smoke_test_log_records_dropped_total", sink="file") is None
+    assert value("smoke_test_log_records_dropped_total", sink="file", reason="queue_full") is None
     for handler in ("index", "smoke_test", "health_smoke_test", "metrics", "healthy", "ready"):
         assert value("smoke_test_http_request_duration_seconds_count", handler=handler) == 0
     assert (

@@ -13,7 +13,7 @@ from exporter.logs import LogPipeline
 from exporter.metrics import create_metrics
 from exporter.runner import Runner, Trigger
 from exporter.sinks import FileSink
-from tests.conftest import StartExporter
+from tests.conftest import CANARY, StartExporter
 
 
 def test_checks_are_registered_by_name() -> None:
@@ -94,3 +94,51 @@ async def test_interval_zero_runs_only_at_startup(start_exporter: StartExporter)
     assert exporter.sample("smoke_test_runs_total", trigger="startup") == 1
     assert exporter.sample("smoke_test_runs_total", trigger="schedule") == 0
     assert exporter.sample("smoke_test_interval_seconds") == 0
+
+
+async def test_callers_within_the_min_interval_get_the_latest_result_marked_cached(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter(min_interval_seconds=30)
+    runs = exporter.sample("smoke_test_runs_total", trigger="http")
+    # The start-up run was just now: within the minimum interval, so its result is served.
+    status, first = await exporter.smoke()
+    assert (status, first["cached"], first["trigger"]) == (200, True, "startup")
+    assert first["age_seconds"] > 0
+    status, second = await exporter.smoke()
+    assert second["run_id"] == first["run_id"]
+    assert second["cached"] is True
+    assert second["age_seconds"] >= first["age_seconds"]
+    assert exporter.sample("smoke_test_runs_total", trigger="http") == runs
+    canaries = [line for line in exporter.file_lines() if line.get("message") == CANARY]
+    assert len(canaries) == 1
+
+
+async def test_after_the_min_interval_a_caller_starts_a_fresh_run(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter(min_interval_seconds=0.3)
+    await asyncio.sleep(0.35)
+    status, body = await exporter.smoke()
+    assert (status, body["cached"], body["age_seconds"], body["trigger"]) == (
+        200,
+        False,
+        0.0,
+        "http",
+    )
+    _, again = await exporter.smoke()
+    assert (again["cached"], again["run_id"]) == (True, body["run_id"])
+
+
+async def test_a_cached_failure_is_still_a_503(
+    start_exporter: StartExporter, log_path: Path
+) -> None:
+    log_path.mkdir()  # a directory where the log file should be: every run fails
+    exporter = await start_exporter(min_interval_seconds=30)
+    status, body = await exporter.smoke()
+    assert (status, body["status"], body["cached"], body["trigger"]) == (
+        503,
+        "fail",
+        True,
+        "startup",
+    )

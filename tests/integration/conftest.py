@@ -24,7 +24,9 @@ def start(tmp_path: Path) -> Iterator[Start]:
             stdout = open_output(tmp_path / "stdout.log")
             fds.append(stdout)
         process = ExporterProcess(
-            list(args),
+            # Every request runs (min-interval 0) unless a test says otherwise: tests break and
+            # repair sinks between calls; a later flag of the same name wins.
+            ["--smoke-test.min-interval=0", *args],
             announce=announce or tmp_path / "stdout.log",
             stdout=stdout,
             stderr=tmp_path / "stderr.log",

@@ -1,0 +1,87 @@
+"""aiohttp's own log records: the JSON access log, its rate cap, and compact parser errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web import BaseRequest, StreamResponse
+
+ACCESS_LOGGER = "aiohttp.access"
+SERVER_LOGGER = "aiohttp.server"
+# Malformed requests are logged at most this often (per second, with a burst of as many).
+BAD_REQUESTS_PER_SECOND = 5.0
+MAX_ERROR_CHARS = 200
+
+
+class JsonAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log as one JSON record per request."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status,
+            extra={
+                "remote": request.remote,
+                "method": request.method,
+                "path": request.raw_path,
+                "status": response.status,
+                "response_bytes": response.body_length,  # headers included, like %b
+                "duration_seconds": round(time, 6),
+                "user_agent": request.headers.get("User-Agent"),
+            },
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+class RateLimit(logging.Filter):
+    """A token bucket: at most ``per_second`` records a second, bursts of as many; the rest
+    are dropped and reported to ``on_drop``."""
+
+    def __init__(self, per_second: float, on_drop: Callable[[], None]) -> None:
+        super().__init__()
+        self._rate = per_second
+        self._tokens = per_second
+        self._last = time.monotonic()
+        self._on_drop = on_drop
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self._on_drop()
+        return False
+
+
+class CompactBadRequests(logging.Filter):
+    """aiohttp logs every request its parser rejects with a whole traceback, so anyone could
+    fill the sinks with them. Keep one short line per rejection, and few of those."""
+
+    def __init__(self, on_drop: Callable[[], None]) -> None:
+        super().__init__()
+        self._limit = RateLimit(BAD_REQUESTS_PER_SECOND, on_drop)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        if not self._limit.filter(record):
+            return False
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        record.msg, record.args = "Rejected a malformed HTTP request", None
+        record.exc_info, record.exc_text = None, None
+        record.remote = remote
+        record.status = error.code
+        record.error = " ".join(str(error.message).split())[:MAX_ERROR_CHARS]
+        return True
