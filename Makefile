@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint pytest tools clean
+.PHONY: run test lint pytest tools bench clean
 
 # Debian's python3 needs python3-venv for ensurepip; install it once when it is missing.
 $(BIN)/python:
@@ -31,20 +31,25 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Debian's prometheus and prometheus-alertmanager: the real servers, promtool and amtool, which
-# the integration tests start on loopback with temporary data directories; wrk for the floods.
-TOOLS := prometheus promtool prometheus-alertmanager amtool wrk
+# the integration tests start on loopback with temporary data directories; wrk for the floods
+# and the benchmark, which also measures prometheus-blackbox-exporter.
+TOOLS := prometheus promtool prometheus-alertmanager amtool wrk prometheus-blackbox-exporter
 tools:
 	@for t in $(TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	[ -z "$$missing" ] || { \
 	  echo "installing Debian's prometheus and prometheus-alertmanager" >&2; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      prometheus prometheus-alertmanager wrk >/dev/null; } \
+	      prometheus prometheus-alertmanager wrk prometheus-blackbox-exporter >/dev/null; } \
 	  || echo "WARNING: could not install them: their tests will skip (and fail under CI=true)" >&2; }
 
 pytest: $(VENV)/.installed-test tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+# The benchmark: ours beside blackbox_exporter and a bare aiohttp app; writes BENCHMARKS.md.
+bench: $(VENV)/.installed-test tools
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,85 @@
+"""The benchmark harness: a one-second run of all of it, so it cannot rot. Targets are not
+asserted here; `make bench` measures them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.floor import BODY
+from bench.report import TARGETS
+from bench.wrk import WrkResult, parse
+from tests.promtool import require
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:9707/metrics
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.10ms    1.02ms  20.00ms   90.00%
+    Req/Sec     9.80k   500.00    10.50k    70.00%
+  Latency Distribution
+     50%  850.00us
+     75%    5.20ms
+     90%    5.80ms
+     99%    1.20s
+  9750 requests in 1.00s, 5.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 12
+Requests/sec:   9750.50
+Transfer/sec:      5.00MB
+"""
+
+
+def test_wrk_report_is_read_exactly() -> None:
+    assert parse(WRK_OUTPUT) == WrkResult(
+        requests=9750,
+        seconds=1.0,
+        requests_per_second=9750.5,
+        p50=850e-6,
+        p99=1.2,
+        non_2xx=12,
+        socket_errors=3,
+    )
+
+
+def test_the_floor_answers_100_bytes() -> None:
+    assert len(BODY) == 100
+
+
+def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
+    for tool in ("wrk", "prometheus-blackbox-exporter", "taskset"):
+        require(tool)
+    output = tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--seconds=1", "--rounds=1", "--warmup=0"),
+            *("--records=2000", "--requests=50", f"--output={output}"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = output.read_text()
+    rows = {
+        "floor",
+        "blackbox /metrics",
+        "blackbox /probe",
+        "ours /metrics",
+        "ours /-/healthy",
+        "ours /smoke-test, min-interval 0",
+        "ours /smoke-test, default min-interval",
+        "ours /metrics, stdout stuck",
+    }
+    for row in rows:
+        match = re.search(rf"^\| {re.escape(row)} \| ([\d,]+) \|", text, re.MULTILINE)
+        assert match is not None, row
+        assert int(match[1].replace(",", "")) > 0, row
+    for target in TARGETS:
+        assert re.search(rf"^\| {re.escape(target.name)} \| ", text, re.MULTILINE), target.name
+    assert "## Machine" in text
