@@ -15,12 +15,17 @@ SERVER_LOGGER = "aiohttp.server"
 # Malformed requests are logged at most this often (per second, with a burst of as many).
 BAD_REQUESTS_PER_SECOND = 5.0
 MAX_ERROR_CHARS = 200
+# aiohttp answers a request its parser rejected through a stand-in request with this method
+# (aiohttp.web_protocol.ERROR); real methods never spell it, since the parser refuses them.
+REJECTED_METHOD = "UNKNOWN"
 
 
 class JsonAccessLogger(AbstractAccessLogger):
     """aiohttp's access log as one JSON record per request."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if request.method == REJECTED_METHOD:
+            return  # CompactBadRequests already logged it, with the reason
         self.logger.info(
             "%s %s %s",
             request.method,

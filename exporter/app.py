@@ -15,14 +15,17 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from exporter import handlers
 from exporter.access_log import JsonAccessLogger
+from exporter.auth import basic_auth, extra_headers
 from exporter.checks import CHECKS
 from exporter.config import Settings
 from exporter.keys import LOGS, METRICS, RUNNER, SETTINGS
 from exporter.logs import LogPipeline
 from exporter.metrics import Metrics, create_metrics
 from exporter.middleware import OTHER, instrument, json_errors
+from exporter.openapi import openapi_json
 from exporter.runner import Runner, Trigger
 from exporter.sinks import FileSink, Sink, StreamSink
+from exporter.web_config import WebConfig
 
 log = logging.getLogger("exporter")
 
@@ -30,6 +33,10 @@ log = logging.getLogger("exporter")
 DRAIN_TIMEOUT = 5.0
 # Seconds in-flight requests get to finish after a stop signal.
 SHUTDOWN_TIMEOUT = 5.0
+# Seconds a connection may stay open without a whole request. aiohttp's keep-alive timer starts
+# when the connection opens and bytes do not reset it, so this also cuts off a client that drips
+# its request line a byte at a time (aiohttp's default is an hour).
+KEEPALIVE_TIMEOUT = 5.0
 
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
@@ -44,6 +51,7 @@ def routes(settings: Settings, registry: CollectorRegistry) -> list[Route]:
         (settings.telemetry_path, "metrics", make_aiohttp_handler(registry)),
         ("/-/healthy", "healthy", handlers.healthy),
         ("/-/ready", "ready", handlers.ready),
+        ("/openapi.json", "openapi", openapi_json),
     ]
 
 
@@ -56,12 +64,21 @@ def build_sinks(settings: Settings, metrics: Metrics, stdout_fd: int) -> list[Si
 
 
 def runner_options() -> dict[str, Any]:
-    """Options for the web.AppRunner that serves the app: JSON access log, bounded shutdown."""
-    return {"access_log_class": JsonAccessLogger, "shutdown_timeout": SHUTDOWN_TIMEOUT}
+    """Options for the web.AppRunner that serves the app: JSON access log, bounded shutdown,
+    idle and dripping connections closed."""
+    return {
+        "access_log_class": JsonAccessLogger,
+        "shutdown_timeout": SHUTDOWN_TIMEOUT,
+        "keepalive_timeout": KEEPALIVE_TIMEOUT,
+    }
 
 
 def create_app(
-    settings: Settings, registry: CollectorRegistry, *, stdout_fd: int | None = None
+    settings: Settings,
+    registry: CollectorRegistry,
+    *,
+    stdout_fd: int | None = None,
+    web_config: WebConfig | None = None,
 ) -> web.Application:
     """Build the whole exporter; nothing starts until the application does."""
     table = routes(settings, registry)
@@ -89,7 +106,10 @@ def create_app(
         min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,
     )
-    app = web.Application(middlewares=[instrument, json_errors])
+    # Outermost first: headers go on every answer, and a 401 is counted like any other answer.
+    app = web.Application(
+        middlewares=[*extra_headers(web_config), instrument, json_errors, *basic_auth(web_config)]
+    )
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[LOGS] = logs

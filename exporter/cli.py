@@ -215,14 +215,22 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     from exporter.logs import probe_log_file  # noqa: PLC0415 - keeps --help fast
     from exporter.server import serve  # noqa: PLC0415
+    from exporter.web_config import load_web_config  # noqa: PLC0415
 
+    web_config = None
+    if settings.web_config_file is not None:
+        try:
+            web_config = load_web_config(settings.web_config_file)
+        except ValueError as error:
+            print(f"{PROG}: error: --web.config.file: {error}", file=sys.stderr)
+            return 2
     if settings.log_file is not None and (problem := probe_log_file(settings.log_file)):
         print(
             f"{PROG}: warning: --log.file is unusable ({problem}); "
             "starting anyway, and the smoke test fails until it is fixed",
             file=sys.stderr,
         )
-    return asyncio.run(serve(settings))
+    return asyncio.run(serve(settings, web_config))
 
 
 def run() -> NoReturn:

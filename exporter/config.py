@@ -139,5 +139,13 @@ def parse_telemetry_path(text: str) -> str:
 
 
 RESERVED_PATHS = frozenset(
-    {"/", "/smoke-test", "/health/smoke-test", "/smoke-test/history", "/-/healthy", "/-/ready"}
+    {
+        "/",
+        "/smoke-test",
+        "/health/smoke-test",
+        "/smoke-test/history",
+        "/-/healthy",
+        "/-/ready",
+        "/openapi.json",
+    }
 )

@@ -13,17 +13,19 @@ from prometheus_client import CollectorRegistry
 from exporter import __version__
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
+from exporter.web_config import WebConfig
 
 log = logging.getLogger("exporter")
 
 
-def _url(address: object) -> str:
+def _url(address: object, scheme: str) -> str:
     host, port = address[0], address[1]  # type: ignore[index]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-async def serve(settings: Settings) -> int:
-    """Run the exporter until a stop signal; 0 after a clean stop, 1 if it cannot listen."""
+async def serve(settings: Settings, web_config: WebConfig | None = None) -> int:
+    """Run the exporter until a stop signal; 0 after a clean stop, 1 if it cannot listen,
+    2 if its TLS files no longer load."""
     # Signals are caught from the start, so a stop during start-up is still a clean stop.
     received: asyncio.Future[signal.Signals] = asyncio.get_running_loop().create_future()
 
@@ -33,11 +35,16 @@ async def serve(settings: Settings) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, on_signal, sig)
-    app = create_app(settings, CollectorRegistry(auto_describe=True))
+    try:
+        ssl_context = web_config.ssl_context() if web_config is not None else None
+    except ValueError as error:  # the files changed since main() checked them
+        print(f"smoke-test-exporter: error: --web.config.file: {error}", file=sys.stderr)
+        return 2
+    app = create_app(settings, CollectorRegistry(auto_describe=True), web_config=web_config)
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     address = settings.listen_address
-    site = web.TCPSite(runner, address.host, address.port)
+    site = web.TCPSite(runner, address.host, address.port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as error:
@@ -49,7 +56,7 @@ async def serve(settings: Settings) -> int:
         "Listening",
         extra={
             "version": __version__,
-            "urls": [_url(a) for a in runner.addresses],
+            "urls": [_url(a, "http" if ssl_context is None else "https") for a in runner.addresses],
             "log_file": str(settings.log_file) if settings.log_file else None,
             "interval_seconds": settings.interval_seconds,
             "timeout_seconds": settings.timeout_seconds,

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
 from exporter.keys import RUNNER
+from exporter.web_config import load_web_config
 
 CANARY = "Smoke test endpoint triggered. Logging is confirmed to be operational."
 
@@ -96,7 +97,8 @@ async def start_exporter(
             stdout_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fds.append(stdout_fd)
         registry = CollectorRegistry()
-        app = create_app(settings, registry, stdout_fd=stdout_fd)
+        web_config = load_web_config(settings.web_config_file) if settings.web_config_file else None
+        app = create_app(settings, registry, stdout_fd=stdout_fd, web_config=web_config)
         # TestServer's constructor drops runner options; start_server passes them to AppRunner.
         server = TestServer(app)
         await server.start_server(**runner_options())

@@ -127,5 +127,6 @@ async def test_paths_and_methods_create_no_new_series(start_exporter: StartExpor
         "metrics",
         "healthy",
         "ready",
+        "openapi",
         "other",
     }

@@ -1,0 +1,86 @@
+"""Access control from the web config: basic auth middleware, and the extra response headers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+
+from exporter.middleware import error_response
+from exporter.web_config import WebConfig
+
+REALM = "smoke-test-exporter"
+# Route names (see app.routes) that stay open: liveness says nothing about the checks.
+OPEN_ROUTES = frozenset({"healthy"})
+
+
+def extra_headers(config: WebConfig | None) -> list[Middleware]:
+    """A middleware adding http_server_config.headers to every response, errors included."""
+    if config is None or not config.headers:
+        return []
+    headers = dict(config.headers)
+
+    @web.middleware
+    async def add_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # what json_errors lets through (redirects)
+            exc.headers.update(headers)
+            raise
+        if not response.prepared:  # a streamed response has sent its headers already
+            response.headers.update(headers)
+        return response
+
+    return [add_headers]
+
+
+def basic_auth(config: WebConfig | None) -> list[Middleware]:
+    """A middleware requiring basic_auth_users' credentials on every route but liveness."""
+    if config is None or config.credentials is None:
+        return []
+    credentials = config.credentials
+    # bcrypt is slow on purpose: one check at a time, off the event loop, so a flood of wrong
+    # passwords costs one core at most, and remembered credentials never wait behind it.
+    one_at_a_time = asyncio.Lock()
+
+    async def verified(user: str, password: bytes) -> bool:
+        if credentials.cached(user, password):
+            return True
+        async with one_at_a_time:
+            return await asyncio.to_thread(credentials.verify, user, password)
+
+    @web.middleware
+    async def require_basic_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.route.name in OPEN_ROUTES:
+            return await handler(request)
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        if header is None:
+            return _unauthorized("this endpoint requires HTTP basic authentication")
+        given = _user_and_password(header)
+        if given is None:
+            return _unauthorized("the Authorization header is not valid basic authentication")
+        if not await verified(*given):
+            return _unauthorized("wrong user name or password")
+        return await handler(request)
+
+    return [require_basic_auth]
+
+
+def _user_and_password(header: str) -> tuple[str, bytes] | None:
+    """The user name and the password's bytes (bcrypt takes bytes) of a basic credential."""
+    scheme, _, encoded = header.partition(" ")
+    try:
+        user, colon, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
+        if scheme.lower() == "basic" and colon:
+            return user.decode("utf-8"), password
+    except ValueError:  # not base64, or a user name that is not UTF-8
+        pass
+    return None
+
+
+def _unauthorized(message: str) -> web.Response:
+    """401 with the challenge; the body never says anything about the checks."""
+    challenge = {str(hdrs.WWW_AUTHENTICATE): f'Basic realm="{REALM}"'}
+    return error_response(401, "Unauthorized", message, challenge)

@@ -1,0 +1,228 @@
+"""Basic auth and the extra response headers, in process over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+from aiohttp import encode_basic_auth
+
+from tests.conftest import Exporter, StartExporter
+
+# Cost 4, bcrypt's lowest, keeps the tests fast; the middleware does not care.
+USERS = {"alice": "secret", "josé": "pässwörd"}
+CHALLENGE = 'Basic realm="smoke-test-exporter"'
+HEADERS = {"X-Frame-Options": "deny", "Strict-Transport-Security": "max-age=31536000"}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """Request headers sending a basic credential."""
+    return raw(encode_basic_auth(user, password))
+
+
+def raw(header: str) -> dict[str, str]:
+    """Request headers sending this Authorization header."""
+    return {"Authorization": header}
+
+
+ALICE = basic("alice", "secret")
+
+
+def unauthorized(message: str) -> dict[str, Any]:
+    return {"status": 401, "error": "Unauthorized", "message": message}
+
+
+MISSING = unauthorized("this endpoint requires HTTP basic authentication")
+WRONG = unauthorized("wrong user name or password")
+MALFORMED = unauthorized("the Authorization header is not valid basic authentication")
+
+
+def write_config(tmp_path: Path, *, users: bool = True, headers: bool = True) -> Path:
+    lines = []
+    if users:
+        lines.append("basic_auth_users:")
+        for user, password in USERS.items():
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+            lines.append(f"  {user}: '{hashed}'")
+    if headers:
+        lines.append("http_server_config:\n  headers:")
+        lines += [f"    {name}: {value}" for name, value in HEADERS.items()]
+    path = tmp_path / "web.yml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+async def guarded(start_exporter: StartExporter, tmp_path: Path) -> Exporter:
+    """An exporter with basic auth and extra headers on."""
+    return await start_exporter(web_config_file=write_config(tmp_path))
+
+
+async def get(
+    exporter: Exporter,
+    path: str,
+    headers: dict[str, str] | None = None,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body."""
+    async with exporter.client.request(method, path, headers=headers, data=data) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+async def get_json(
+    exporter: Exporter, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """Status and JSON body."""
+    async with exporter.client.get(path, headers=headers) as response:
+        assert response.content_type == "application/json"
+        return response.status, await response.json()
+
+
+async def test_every_endpoint_but_liveness_requires_credentials(guarded: Exporter) -> None:
+    paths = [
+        resource.canonical
+        for resource in guarded.app.router.resources()
+        if resource.name != "healthy"
+    ]
+    assert {"/", "/smoke-test", "/smoke-test/history", "/metrics", "/-/ready"} <= set(paths)
+    for path in paths:
+        async with guarded.client.get(path) as response:
+            assert (path, response.status) == (path, 401)
+            assert response.headers["WWW-Authenticate"] == CHALLENGE
+            assert response.content_type == "application/json"
+            assert await response.json() == MISSING
+        async with guarded.client.get(path, headers=ALICE) as response:
+            assert (path, response.status) == (path, 200)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_liveness_is_open_without_credentials(guarded: Exporter, method: str) -> None:
+    status, headers, body = await get(guarded, "/-/healthy", method=method)
+    assert status == 200
+    assert body == (b"Healthy\n" if method == "GET" else b"")
+    assert "WWW-Authenticate" not in headers
+
+
+@pytest.mark.parametrize(
+    ("auth", "body"),
+    [
+        (basic("alice", "wrong"), WRONG),
+        (basic("alice", ""), WRONG),
+        (basic("mallory", "secret"), WRONG),
+        (basic("josé", "secret"), WRONG),  # alice's password is not josé's
+        (raw("Bearer secret"), MALFORMED),
+        (raw("Basic !!!"), MALFORMED),
+        (raw("Basic " + base64.b64encode(b"alice").decode()), MALFORMED),  # no colon
+        (raw("Basic " + base64.b64encode(b"\xff:secret").decode()), MALFORMED),  # not UTF-8
+        # A password is bytes to bcrypt: any bytes are checked, and these are wrong.
+        (raw("Basic " + base64.b64encode(b"alice:secret\xff").decode()), WRONG),
+        (raw("basic " + base64.b64encode(b"alice:secreT").decode()), WRONG),
+    ],
+)
+async def test_a_wrong_credential_gets_401_with_the_challenge(
+    guarded: Exporter, auth: dict[str, str], body: dict[str, Any]
+) -> None:
+    for _ in range(2):  # refused again: nothing wrong is remembered
+        async with guarded.client.get("/smoke-test", headers=auth) as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"] == CHALLENGE
+            assert await response.json() == body
+
+
+async def test_right_credentials_pass_in_utf8_too(guarded: Exporter) -> None:
+    for user, password in USERS.items():
+        status, body = await get_json(guarded, "/smoke-test", basic(user, password))
+        assert (status, body["status"]) == (200, "ok")
+
+
+async def test_concurrent_first_requests_all_pass(guarded: Exporter) -> None:
+    statuses = await asyncio.gather(*(get(guarded, "/metrics", ALICE) for _ in range(20)))
+    assert [status for status, _, _ in statuses] == [200] * 20
+
+
+async def test_a_failing_check_is_never_shown_without_credentials(
+    guarded: Exporter, log_path: Path
+) -> None:
+    log_path.unlink()
+    log_path.mkdir()  # the file sink now fails with "Is a directory"
+    runs = guarded.sample("smoke_test_runs_total", trigger="http")
+    for path in ("/smoke-test", "/health/smoke-test", "/smoke-test/history", "/"):
+        for credential in ({}, basic("alice", "wrong")):
+            status, _, body = await get(guarded, path, credential)
+            assert (path, status) == (path, 401)
+            assert b"Is a directory" not in body
+            assert b"fail" not in body
+    # Nobody unauthenticated started a run either.
+    assert guarded.sample("smoke_test_runs_total", trigger="http") == runs
+    status, body = await get_json(guarded, "/smoke-test", ALICE)
+    assert status == 503
+    assert body["checks"]["logging"]["error"] == f"[Errno 21] Is a directory: '{log_path}'"
+    assert guarded.sample("smoke_test_runs_total", trigger="http") == runs + 1
+
+
+async def test_refused_requests_are_counted_by_route(guarded: Exporter) -> None:
+    await get(guarded, "/smoke-test")
+    await get(guarded, "/smoke-test", basic("alice", "wrong"))
+    await get(guarded, "/no-such-page")
+    assert (
+        guarded.sample(
+            "smoke_test_http_requests_total", handler="smoke_test", method="GET", code="401"
+        )
+        == 2
+    )
+    assert (
+        guarded.sample("smoke_test_http_requests_total", handler="other", method="GET", code="401")
+        == 1
+    )
+
+
+async def test_an_unknown_path_is_401_until_authenticated_then_404(guarded: Exporter) -> None:
+    assert await get_json(guarded, "/no-such-page") == (401, MISSING)
+    status, body = await get_json(guarded, "/no-such-page", ALICE)
+    assert (status, body["error"]) == (404, "Not Found")
+
+
+Request = tuple[str, str, dict[str, str], bytes | None]  # method, path, headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_", "status"),
+    [
+        (("GET", "/smoke-test", ALICE, None), 200),
+        (("GET", "/metrics", ALICE, None), 200),
+        (("GET", "/-/healthy", {}, None), 200),
+        (("GET", "/smoke-test", {}, None), 401),
+        (("GET", "/no-such-page", ALICE, None), 404),
+        (("POST", "/smoke-test", ALICE, None), 405),
+        (("GET", "/smoke-test", ALICE, b"x" * 2000), 413),
+    ],
+)
+async def test_extra_headers_are_on_every_answer(
+    guarded: Exporter, request_: Request, status: int
+) -> None:
+    method, path, credential, data = request_
+    got, headers, _ = await get(guarded, path, credential, method=method, data=data)
+    assert got == status
+    assert {name: headers.get(name) for name in HEADERS} == HEADERS
+
+
+async def test_headers_alone_leave_the_endpoints_open(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    exporter = await start_exporter(web_config_file=write_config(tmp_path, users=False))
+    status, headers, _ = await get(exporter, "/smoke-test")
+    assert status == 200
+    assert {name: headers.get(name) for name in HEADERS} == HEADERS
+
+
+async def test_users_alone_add_no_headers(start_exporter: StartExporter, tmp_path: Path) -> None:
+    exporter = await start_exporter(web_config_file=write_config(tmp_path, headers=False))
+    status, headers, _ = await get(exporter, "/smoke-test", ALICE)
+    assert status == 200
+    assert [name for name in HEADERS if name in headers] == []

@@ -1,0 +1,309 @@
+"""The OpenAPI document: valid 3.1, exactly the real routes, and every real answer conforms."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator, ValidationError
+from multidict import CIMultiDictProxy
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from prometheus_client import CollectorRegistry
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+
+from exporter import openapi
+from exporter.app import create_app, routes
+from exporter.config import Settings
+from exporter.openapi import build_document
+from tests.conftest import Exporter, StartExporter
+from tests.integration.exporter_process import ExporterProcess, open_output
+from tests.pipes import stuck_pipe
+
+DOCUMENT = "urn:smoke-test-exporter:openapi"
+PATHS = {
+    "/",
+    "/smoke-test",
+    "/health/smoke-test",
+    "/smoke-test/history",
+    "/metrics",
+    "/-/healthy",
+    "/-/ready",
+    "/openapi.json",
+}
+
+
+def pointer(*parts: str) -> str:
+    """A JSON pointer to ``parts`` (RFC 6901 escaping)."""
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+class Spec:
+    """An OpenAPI document, and the check of one real answer against it."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        resource = DRAFT202012.create_resource(document)
+        self._registry: Registry[Any] = Registry().with_resource(DOCUMENT, resource)
+
+    def validator(self, at: str) -> Draft202012Validator:
+        """A JSON Schema validator for the schema at the pointer ``at``, $refs resolved."""
+        return Draft202012Validator(
+            {"$ref": f"{DOCUMENT}#{at}"},
+            registry=self._registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+
+    def resolve(self, at: str) -> tuple[str, dict[str, Any]]:
+        """The object at ``at``, following a $ref: its own pointer and its value."""
+        value: Any = self.document
+        for part in at.split("/")[1:]:
+            value = value[part.replace("~1", "/").replace("~0", "~")]
+        if "$ref" in value:
+            return self.resolve(value["$ref"].removeprefix("#"))
+        return at, value
+
+    def check(
+        self,
+        at: str,
+        headers: CIMultiDictProxy[str] | Mapping[str, str],
+        body: bytes,
+        *,
+        head: bool = False,
+    ) -> None:
+        """The answer matches the response object at ``at``: headers, media type, body."""
+        at, response = self.resolve(at)
+        for name in response.get("headers", {}):
+            header_at, header = self.resolve(at + pointer("headers", name))
+            assert header["required"] is True
+            assert name in headers, f"{name} missing at {at}"
+            self.validator(header_at + "/schema").validate(headers[name])
+        if head:
+            assert body == b""
+            return
+        media = headers["Content-Type"].split(";", 1)[0]
+        assert media in response["content"], f"{media} is not documented at {at}"
+        text = body.decode("utf-8")
+        content_at = at + pointer("content", media, "schema")
+        instance = json.loads(text) if media.endswith("json") else text
+        self.validator(content_at).validate(instance)
+
+
+def operation(path: str, method: str, status: int) -> str:
+    return pointer("paths", path, method, "responses", str(status))
+
+
+async def answer(
+    exporter: Exporter, method: str, path: str, **kwargs: Any
+) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    async with exporter.client.request(method, path, **kwargs) as response:
+        return response.status, response.headers, await response.read()
+
+
+async def fetch_spec(exporter: Exporter) -> Spec:
+    status, headers, body = await answer(exporter, "GET", "/openapi.json")
+    assert status == 200
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    return Spec(json.loads(body))
+
+
+async def test_served_document_is_valid_openapi_3_1(start_exporter: StartExporter) -> None:
+    exporter = await start_exporter()
+    spec = await fetch_spec(exporter)
+    assert spec.document["openapi"] == "3.1.0"
+    validate(spec.document, cls=OpenAPIV31SpecValidator)
+    assert spec.document == build_document(exporter.app)
+
+
+def test_validator_rejects_a_broken_document() -> None:
+    document = build_document(create_app(Settings(), CollectorRegistry()))
+    document["paths"]["/smoke-test"]["get"]["responses"]["200"].pop("description")
+    with pytest.raises(Exception, match='"description" is a required property'):
+        validate(document, cls=OpenAPIV31SpecValidator)
+
+
+@pytest.mark.parametrize("telemetry_path", ["/metrics", "/custom/metrics"])
+def test_paths_and_methods_are_exactly_the_real_routes(telemetry_path: str) -> None:
+    settings = Settings(telemetry_path=telemetry_path)
+    registry = CollectorRegistry()
+    app = create_app(settings, registry)
+    document = build_document(app)
+    expected = PATHS - {"/metrics"} | {telemetry_path}
+    assert {path for path, _, _ in routes(settings, registry)} == expected
+    assert set(document["paths"]) == expected
+    served: dict[str, set[str]] = {}
+    for route in app.router.routes():
+        assert route.resource is not None
+        served.setdefault(route.resource.canonical, set()).add(route.method)
+    assert served == {path: {"GET", "HEAD"} for path in expected}
+    for path, methods in document["paths"].items():
+        assert set(methods) == {"get", "head"}, path
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids)) == 2 * len(expected)
+
+
+async def test_document_is_built_once_per_app(
+    start_exporter: StartExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[web.Application] = []
+
+    def counting(app: web.Application) -> dict[str, Any]:
+        built.append(app)
+        return build_document(app)
+
+    monkeypatch.setattr(openapi, "build_document", counting)
+    first = await start_exporter()
+    other = await start_exporter(telemetry_path="/other-metrics")
+    bodies = [(await answer(e, "GET", "/openapi.json"))[2] for e in (first, first, other, other)]
+    assert built == [first.app, other.app]
+    assert bodies[0] == bodies[1]
+    assert bodies[2] == bodies[3]
+    assert set(json.loads(bodies[0])["paths"]) == PATHS
+    assert set(json.loads(bodies[2])["paths"]) == PATHS - {"/metrics"} | {"/other-metrics"}
+
+
+async def test_passing_answers_of_every_endpoint_match_the_document(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    spec = await fetch_spec(exporter)
+    for path in PATHS:
+        for method in ("GET", "HEAD"):
+            status, headers, body = await answer(exporter, method, path)
+            assert status == 200, (method, path)
+            spec.check(operation(path, method.lower(), 200), headers, body, head=method == "HEAD")
+    health = {"Accept": "application/health+json"}
+    for path in ("/smoke-test", "/health/smoke-test"):
+        status, headers, body = await answer(exporter, "GET", path, headers=health)
+        assert (status, headers["Content-Type"]) == (200, "application/health+json; charset=utf-8")
+        spec.check(operation(path, "get", 200), headers, body)
+    openmetrics = {"Accept": "application/openmetrics-text; version=1.0.0"}
+    status, headers, body = await answer(exporter, "GET", "/metrics", headers=openmetrics)
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/openmetrics-text;")
+    spec.check(operation("/metrics", "get", 200), headers, body)
+
+
+async def test_error_answers_match_the_documented_error_responses(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    spec = await fetch_spec(exporter)
+    responses = pointer("components", "responses")
+    status, headers, body = await answer(exporter, "GET", "/no-such-path")
+    assert status == 404
+    spec.check(f"{responses}/NotFound", headers, body)
+    status, headers, body = await answer(exporter, "POST", "/smoke-test")
+    assert status == 405
+    spec.check(f"{responses}/MethodNotAllowed", headers, body)
+    for path in PATHS:
+        status, headers, body = await answer(exporter, "GET", path, data=b"x" * 2048)
+        assert status == 413, path
+        spec.check(operation(path, "get", 413), headers, body)
+
+
+async def test_failing_answers_match_the_document_and_the_schemas_tell_them_apart(
+    start_exporter: StartExporter, log_path: Path
+) -> None:
+    exporter = await start_exporter()
+    spec = await fetch_spec(exporter)
+    log_path.unlink()
+    log_path.mkdir()  # the file sink cannot open its path any more
+    health = {"Accept": "application/health+json"}
+    for path in ("/smoke-test", "/health/smoke-test"):
+        for request_headers in ({}, health):
+            status, headers, body = await answer(exporter, "GET", path, headers=request_headers)
+            assert status == 503
+            spec.check(operation(path, "get", 503), headers, body)
+            # The passing answer's schema refuses a failed run: the two are not interchangeable.
+            media = headers["Content-Type"].split(";", 1)[0]
+            passed = pointer("paths", path, "get", "responses", "200", "content", media, "schema")
+            with pytest.raises(ValidationError):
+                spec.validator(passed).validate(json.loads(body))
+        status, headers, body = await answer(exporter, "HEAD", path)
+        assert (status, body) == (503, b"")
+        spec.check(operation(path, "head", 503), headers, body, head=True)
+    status, headers, body = await answer(exporter, "GET", "/smoke-test/history")
+    assert status == 200
+    history = json.loads(body)
+    assert [run["status"] for run in history["runs"]] == ["fail"] * 6 + ["ok"]
+    assert len(history["failures"]) == 6
+    spec.check(operation("/smoke-test/history", "get", 200), headers, body)
+
+
+async def test_not_ready_answer_matches_the_document(start_exporter: StartExporter) -> None:
+    with stuck_pipe() as pipe:
+        # stdout cannot take the canary, so the start-up run lasts the whole timeout.
+        exporter = await start_exporter(
+            stdout_fd=pipe.write_fd, wait_ready=False, timeout_seconds=1.0
+        )
+        spec = await fetch_spec(exporter)
+        status, headers, body = await answer(exporter, "GET", "/-/ready")
+        assert status == 503
+        spec.check(operation("/-/ready", "get", 503), headers, body)
+        pipe.drain()
+        await exporter.client.close()
+
+
+@pytest.fixture(scope="module")
+def exporter_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExporterProcess]:
+    """The console script, serving on loopback for the fuzzer."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    stdout = open_output(tmp / "stdout.log")
+    process = ExporterProcess(
+        [f"--log.file={tmp / 'exporter.log'}", "--smoke-test.interval=0"],
+        announce=tmp / "stdout.log",
+        stdout=stdout,
+        stderr=tmp / "stderr.log",
+    )
+    try:
+        yield process
+        assert process.stop() == 0
+        assert process.stderr == ""
+    finally:
+        process.kill()
+        os.close(stdout)
+
+
+def test_fuzzed_requests_get_no_5xx_and_every_answer_matches_the_document(
+    exporter_process: ExporterProcess,
+) -> None:
+    config = schemathesis.Config.from_dict({"seed": 4, "generation": {"deterministic": True}})
+    served = exporter_process.get("/openapi.json")
+    assert served.status == 200
+    # from_dict, not from_url: from_url leaves out the operation that served the document.
+    api = schemathesis.openapi.from_dict(served.json(), config=config)
+    operations = [result.ok() for result in api.get_all_operations() if isinstance(result, Ok)]
+    assert sorted(op.label for op in operations) == sorted(
+        f"{method} {path}" for path in PATHS for method in ("GET", "HEAD")
+    )
+    sent: list[str] = []
+    for operation in operations:
+        # Invalid data needs a parameter to be invalid in: only the metrics path takes one.
+        negative = [GenerationMode.NEGATIVE] if operation.path == "/metrics" else []
+        for mode in [GenerationMode.POSITIVE, *negative]:
+
+            @given(case=operation.as_strategy(mode))
+            @settings(
+                max_examples=10,
+                derandomize=True,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def fuzz(case: schemathesis.Case[Any]) -> None:
+                response = case.call_and_validate(base_url=exporter_process.url, timeout=10)
+                assert response.status_code == 200
+                sent.append(f"{case.method} {case.path}")
+
+            fuzz()
+    assert set(sent) == {operation.label for operation in operations}
