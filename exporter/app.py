@@ -11,7 +11,6 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
 
 from exporter import handlers
 from exporter.access_log import JsonAccessLogger
@@ -24,6 +23,7 @@ from exporter.metrics import Metrics, create_metrics
 from exporter.middleware import OTHER, instrument, json_errors
 from exporter.openapi import openapi_json
 from exporter.runner import Runner, Trigger
+from exporter.scrape import SharedRendering
 from exporter.sinks import FileSink, Sink, StreamSink
 from exporter.web_config import WebConfig
 
@@ -41,14 +41,17 @@ KEEPALIVE_TIMEOUT = 5.0
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 
-def routes(settings: Settings, registry: CollectorRegistry) -> list[Route]:
+def routes(
+    settings: Settings, registry: CollectorRegistry, scrape: SharedRendering | None = None
+) -> list[Route]:
     """Every endpoint as (path, name, handler); the name is the ``handler`` metric label."""
+    scrape = scrape or SharedRendering(registry)
     return [
         ("/", "index", handlers.index),
         ("/smoke-test", "smoke_test", handlers.smoke_test),
         ("/health/smoke-test", "health_smoke_test", handlers.smoke_test),  # the seed's path
         ("/smoke-test/history", "history", handlers.history),
-        (settings.telemetry_path, "metrics", make_aiohttp_handler(registry)),
+        (settings.telemetry_path, "metrics", scrape.handle),
         ("/-/healthy", "healthy", handlers.healthy),
         ("/-/ready", "ready", handlers.ready),
         ("/openapi.json", "openapi", openapi_json),
@@ -81,7 +84,8 @@ def create_app(
     web_config: WebConfig | None = None,
 ) -> web.Application:
     """Build the whole exporter; nothing starts until the application does."""
-    table = routes(settings, registry)
+    scrape = SharedRendering(registry)
+    table = routes(settings, registry, scrape)
     metrics = create_metrics(
         registry,
         triggers=[trigger.value for trigger in Trigger],
@@ -105,6 +109,7 @@ def create_app(
         interval_seconds=settings.interval_seconds,
         min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,
+        on_result=scrape.clear,  # a scrape after a run never sees the run before it
     )
     # Outermost first: headers go on every answer, and a 401 is counted like any other answer.
     app = web.Application(

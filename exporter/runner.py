@@ -10,7 +10,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +125,7 @@ class Runner:
         interval_seconds: float,
         message: str,
         min_interval_seconds: float = 0.0,
+        on_result: Callable[[], None] = lambda: None,
     ) -> None:
         self._checks = checks
         self._logs = logs
@@ -133,6 +134,7 @@ class Runner:
         self._interval = interval_seconds
         self._message = message
         self._min_interval = min_interval_seconds
+        self._on_result = on_result
         self._last_started = -math.inf  # monotonic
         self._last_finished = -math.inf
         self._inflight: asyncio.Future[RunResult] | None = None
@@ -196,6 +198,7 @@ class Runner:
             success_message=self._message,
         )
         self._record(result)
+        self._on_result()
         self._last_finished = time.monotonic()
         return result
 

@@ -1,0 +1,63 @@
+"""The telemetry endpoint shares one rendering between scrapes close together, never across a
+finished run."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from prometheus_client import CollectorRegistry, Gauge
+
+from exporter.scrape import SharedRendering
+from tests.conftest import StartExporter
+
+
+def text(response: web.StreamResponse) -> str:
+    assert isinstance(response, web.Response)
+    assert isinstance(response.body, bytes)
+    return response.body.decode()
+
+
+async def test_scrapes_within_the_window_share_one_rendering_until_cleared() -> None:
+    registry = CollectorRegistry()
+    gauge = Gauge("thing", "A thing.", registry=registry)
+    shared = SharedRendering(registry, share_seconds=3600)
+    request = make_mocked_request("GET", "/metrics")
+    gauge.set(1)
+    first = text(await shared.handle(request))
+    gauge.set(2)
+    assert text(await shared.handle(request)) == first
+    assert "thing 1.0" in first
+    shared.clear()
+    assert "thing 2.0" in text(await shared.handle(request))
+
+
+async def test_each_format_and_filter_is_rendered_for_itself() -> None:
+    registry = CollectorRegistry()
+    Gauge("thing", "A thing.", registry=registry).set(1)
+    Gauge("other", "Another.", registry=registry).set(2)
+    shared = SharedRendering(registry, share_seconds=3600)
+    plain = await shared.handle(make_mocked_request("GET", "/metrics"))
+    openmetrics = await shared.handle(
+        make_mocked_request(
+            "GET", "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+    )
+    filtered = await shared.handle(make_mocked_request("GET", "/metrics?name[]=other"))
+    assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert openmetrics.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert text(openmetrics).endswith("# EOF\n")
+    assert "thing 1.0" in text(plain)
+    assert "thing" not in text(filtered)
+    assert "other 2.0" in text(filtered)
+
+
+async def test_a_finished_run_is_in_the_very_next_scrape(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    async with exporter.client.get("/metrics") as response:
+        before = await response.text()
+    assert 'smoke_test_runs_total{trigger="http"} 0.0' in before
+    await exporter.smoke()
+    async with exporter.client.get("/metrics") as response:
+        assert 'smoke_test_runs_total{trigger="http"} 1.0' in await response.text()
