@@ -8,7 +8,7 @@ import enum
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -78,6 +78,9 @@ class Delivery:
         return outcomes
 
 
+Span = tuple[int, int]  # start and length of one line within a batch
+
+
 class Line(NamedTuple):
     """What a sink's queue holds: one formatted JSON line, and the Delivery if it is a canary."""
 
@@ -90,8 +93,8 @@ class Sink(Protocol):
 
     name: str
 
-    def handle(self, line: Line) -> None:
-        """Write one line and confirm it if it is a canary."""
+    def handle(self, lines: Sequence[Line]) -> None:
+        """Write a batch of lines at once and confirm the canaries among them."""
 
     def close(self) -> None:
         """Release what the sink holds open."""
@@ -119,23 +122,31 @@ class _BaseSink:
         self._errors = {r: metrics.sink_errors.labels(name, r.value) for r in Reason}
         self._latency = metrics.log_delivery.labels(name)
 
-    def handle(self, line: Line) -> None:
-        data = (line.text + "\n").encode("utf-8", "backslashreplace")
-        delivery = line.delivery
+    def handle(self, lines: Sequence[Line]) -> None:
+        chunks = [(line.text + "\n").encode("utf-8", "backslashreplace") for line in lines]
+        canaries: list[Span] = []
+        start = 0
+        for line, chunk in zip(lines, chunks, strict=True):
+            if line.delivery is not None:
+                canaries.append((start, len(chunk)))
+            start += len(chunk)
         try:
-            outcome = self.deliver(data, canary=delivery is not None)
+            outcome = self.deliver(b"".join(chunks), canaries)
         except Exception as error:  # noqa: BLE001 - a sink must never kill its thread
             outcome = SinkOutcome(False, Reason.WRITE, f"unexpected: {error!r}")
         if outcome.reason is not None:
-            self._errors[outcome.reason].inc()
-        if delivery is not None:
-            if outcome.ok:
-                seconds = time.perf_counter() - delivery.emitted
-                self._latency.observe(seconds)
-                outcome = replace(outcome, seconds=seconds)
-            delivery.report(self, outcome)
+            self._errors[outcome.reason].inc(len(lines))
+        for line in lines:
+            if line.delivery is not None:
+                reported = outcome
+                if outcome.ok:
+                    seconds = time.perf_counter() - line.delivery.emitted
+                    self._latency.observe(seconds)
+                    reported = replace(outcome, seconds=seconds)
+                line.delivery.report(self, reported)
 
-    def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
+    def deliver(self, data: bytes, canaries: Sequence[Span]) -> SinkOutcome:
+        """Write ``data`` whole; read back the ``canaries`` spans where the sink can."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -149,7 +160,7 @@ class StreamSink(_BaseSink):
         super().__init__(name, metrics)
         self._fd = fd
 
-    def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
+    def deliver(self, data: bytes, canaries: Sequence[Span]) -> SinkOutcome:
         try:
             write_all(self._fd, data)
         except OSError as error:
@@ -192,7 +203,7 @@ class FileSink(_BaseSink):
         if fd is not None:
             os.close(fd)
 
-    def deliver(self, data: bytes, *, canary: bool) -> SinkOutcome:
+    def deliver(self, data: bytes, canaries: Sequence[Span]) -> SinkOutcome:
         try:
             fd = self._ensure_open()
         except OSError as error:
@@ -205,22 +216,23 @@ class FileSink(_BaseSink):
             if written:
                 self._cut_partial(fd, written)
             return SinkOutcome(False, Reason.WRITE, str(error))
-        if not canary:
+        if not canaries:
             return OK
         try:
             # With O_APPEND the offset after write() is the end of our own bytes, even if
             # another process appended in between.
-            offset = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
-            back = os.pread(fd, len(data), offset)
+            base = os.lseek(fd, 0, os.SEEK_CUR) - len(data)
+            for start, length in canaries:
+                back = os.pread(fd, length, base + start)
+                if back != data[start : start + length]:
+                    return SinkOutcome(
+                        False,
+                        Reason.VERIFY,
+                        f"read back {len(back)} bytes at offset {base + start} that differ "
+                        f"from the {length} bytes written",
+                    )
         except OSError as error:
             return SinkOutcome(False, Reason.VERIFY, f"read-back failed: {error}")
-        if back != data:
-            return SinkOutcome(
-                False,
-                Reason.VERIFY,
-                f"read back {len(back)} bytes at offset {offset} that differ from the "
-                f"{len(data)} bytes written",
-            )
         return OK
 
     @staticmethod
