@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,14 @@ DURATION_BUCKETS = (
 )
 # Few buckets: one histogram per route, each created at start-up. Probes time out at 1 s.
 HTTP_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5)
+
+
+def _running_tasks() -> float:
+    """Tasks of the loop this scrape runs on; 0 when read outside one."""
+    try:
+        return len(asyncio.all_tasks(asyncio.get_running_loop()))
+    except RuntimeError:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,12 @@ def create_metrics(
         metrics.check_duration.labels(check)
     for handler in handlers:
         metrics.http_duration.labels(handler)
+    Gauge(
+        p + "exporter_tasks",
+        "asyncio tasks alive in the exporter's event loop: a connection being served, the "
+        "schedule, a run in flight.",
+        registry=registry,
+    ).set_function(_running_tasks)
     Gauge(
         p + "exporter_build_info",
         "Always 1; labelled with the exporter's version and Python's.",

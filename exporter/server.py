@@ -18,6 +18,8 @@ from exporter.web_config import WebConfig
 
 log = logging.getLogger("exporter")
 
+BACKLOG = 1024
+
 
 def _url(address: object, scheme: str) -> str:
     host, port = address[0], address[1]  # type: ignore[index]
@@ -45,7 +47,8 @@ async def serve(settings: Settings, web_config: WebConfig | None = None) -> int:
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     address = settings.listen_address
-    site = web.TCPSite(runner, address.host, address.port, ssl_context=ssl_context)
+    # A backlog for bursts of connections (aiohttp's default is 128).
+    site = web.TCPSite(runner, address.host, address.port, ssl_context=ssl_context, backlog=BACKLOG)
     try:
         await site.start()
     except OSError as error:

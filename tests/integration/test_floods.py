@@ -229,6 +229,14 @@ async def _until_ready(session: aiohttp.ClientSession) -> None:
     raise AssertionError("not ready within 10 s")
 
 
+def _tasks(exporter: ExporterProcess) -> float:
+    """The exporter's asyncio task count, less the one serving this scrape."""
+    for line in exporter.get("/metrics").body.decode().splitlines():
+        if line.startswith("smoke_test_exporter_tasks "):
+            return float(line.split()[1]) - 1
+    raise AssertionError("no smoke_test_exporter_tasks on /metrics")
+
+
 async def _burst(url: str, pid: int, fds_before: int) -> Counter[int]:
     """BURST requests at once, each on its own connection; returns the status counts."""
     paths = ("/metrics", "/smoke-test", "/-/healthy")
@@ -258,6 +266,7 @@ async def test_a_thousand_connections_at_once_are_all_answered_and_leave_nothing
                 assert response.status == 200
     await asyncio.sleep(0.5)
     fds_idle, rss_idle = open_fds(pid), rss_mib(pid)
+    tasks_idle = _tasks(exporter)
 
     statuses = await _burst(exporter.url, pid, fds_idle)
 
@@ -268,6 +277,10 @@ async def test_a_thousand_connections_at_once_are_all_answered_and_leave_nothing
     # tasks that served them (a stuck handler task would hold its socket open).
     fds_after = await asyncio.to_thread(
         poll, "descriptors back to idle", lambda: open_fds(pid), fds_idle.__eq__, 10
+    )
+    # No task outlives its connection: the exporter's own count is back where it was.
+    await asyncio.to_thread(
+        poll, "tasks back to idle", lambda: _tasks(exporter), tasks_idle.__eq__, 10
     )
     await asyncio.sleep(0.5)
     rss_after = rss_mib(pid)
