@@ -108,6 +108,10 @@ function request()
     m = math.floor(i / #kinds) % #methods + 1
     p = math.floor(i / (#kinds * #methods)) % 4 + 1
     i = i + 1
+  elseif i == 0 then
+    -- wrk parses the first request itself and exits on a method it does not know.
+    i = 1
+    return wrk.format("GET", "/metrics")
   else
     k = math.random(#kinds)
     m = math.random() < 0.6 and 1 or math.random(#methods)

@@ -327,7 +327,9 @@ def test_a_soak_of_hostile_requests_keeps_memory_and_the_series_set_flat(
     # at most one request per connection is served but not yet read: wrk saw at least this.
     target = served_before + SOAK_REQUESTS + FLOOD_CONNECTIONS
     while (served := total(scrape(exporter), HTTP_REQUESTS)) < target:
-        assert soak.process.poll() is None, f"wrk ended after {served - served_before:.0f}"
+        if soak.process.poll() is not None:
+            output, _ = soak.process.communicate()
+            raise AssertionError(f"wrk ended after {served - served_before:.0f}:\n{output}")
         time.sleep(0.25)
     soak.interrupt()
     result = soak.wait()
