@@ -18,6 +18,8 @@ MAX_ERROR_CHARS = 200
 # aiohttp answers a request its parser rejected through a stand-in request with this method
 # (aiohttp.web_protocol.ERROR); real methods never spell it, since the parser refuses them.
 REJECTED_METHOD = "UNKNOWN"
+# Marks a record that already took its token (leading underscore: not a JSON field).
+ADMITTED = "_admitted"
 
 
 class JsonAccessLogger(AbstractAccessLogger):
@@ -26,11 +28,20 @@ class JsonAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         if request.method == REJECTED_METHOD:
             return  # CompactBadRequests already logged it, with the reason
-        self.logger.info(
+        # Over the cap, stop before a record is made: under a flood most lines are dropped,
+        # and making each one (Logger.info walks the stack for its caller) would cost more
+        # than answering the request.
+        for limit in self.logger.filters:
+            if isinstance(limit, RateLimit) and not limit.admit():
+                return
+        record = self.logger.makeRecord(
+            self.logger.name,
+            logging.INFO,
+            "(access log)",
+            0,
             "%s %s %s",
-            request.method,
-            request.path,
-            response.status,
+            (request.method, request.path, response.status),
+            None,
             extra={
                 "remote": request.remote,
                 "method": request.method,
@@ -39,8 +50,10 @@ class JsonAccessLogger(AbstractAccessLogger):
                 "response_bytes": response.body_length,  # headers included, like %b
                 "duration_seconds": round(time, 6),
                 "user_agent": request.headers.get("User-Agent"),
+                ADMITTED: True,
             },
         )
+        self.logger.handle(record)
 
     @property
     def enabled(self) -> bool:
@@ -59,6 +72,10 @@ class RateLimit(logging.Filter):
         self._on_drop = on_drop
 
     def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, ADMITTED, False) or self.admit()
+
+    def admit(self) -> bool:
+        """Take a token if there is one; count a drop if not."""
         now = time.monotonic()
         self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
         self._last = now

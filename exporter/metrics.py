@@ -6,6 +6,7 @@ import asyncio
 import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import prometheus_client
 from prometheus_client import (
@@ -49,6 +50,29 @@ def _running_tasks() -> float:
         return 0
 
 
+class RequestMetrics:
+    """The per-request counter and histogram, their labelled children kept at hand: looking
+    a child up through ``labels()`` costs more than counting the request."""
+
+    def __init__(self, requests: Counter, duration: Histogram) -> None:
+        self._requests = requests
+        self._duration = duration
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[str, Any] = {}
+
+    def observe(self, handler: str, method: str, code: int, seconds: float) -> None:
+        """Count one answered request and its duration."""
+        key = (handler, method, code)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self._requests.labels(handler, method, str(code))
+        counter.inc()
+        histogram = self._histograms.get(handler)
+        if histogram is None:
+            histogram = self._histograms[handler] = self._duration.labels(handler)
+        histogram.observe(seconds)
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Handles on every metric; see the README for what each one means."""
@@ -67,6 +91,7 @@ class Metrics:
     log_delivery: Histogram
     http_requests: Counter
     http_duration: Histogram
+    http: RequestMetrics
 
 
 def create_metrics(
@@ -85,6 +110,19 @@ def create_metrics(
     # is process-wide in prometheus_client, so it is thrown here, where metrics are made.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     p = "smoke_test_"
+    http_requests = Counter(
+        p + "http_requests",
+        "HTTP requests answered, by route name, method and status code.",
+        ["handler", "method", "code"],
+        registry=registry,
+    )
+    http_duration = Histogram(
+        p + "http_request_duration_seconds",
+        "Time to answer an HTTP request, by route name.",
+        ["handler"],
+        buckets=HTTP_BUCKETS,
+        registry=registry,
+    )
     metrics = Metrics(
         success=Gauge(p + "success", "1 if the last smoke test passed, else 0.", registry=registry),
         last_run=Gauge(
@@ -143,19 +181,9 @@ def create_metrics(
             buckets=DURATION_BUCKETS,
             registry=registry,
         ),
-        http_requests=Counter(
-            p + "http_requests",
-            "HTTP requests answered, by route name, method and status code.",
-            ["handler", "method", "code"],
-            registry=registry,
-        ),
-        http_duration=Histogram(
-            p + "http_request_duration_seconds",
-            "Time to answer an HTTP request, by route name.",
-            ["handler"],
-            buckets=HTTP_BUCKETS,
-            registry=registry,
-        ),
+        http_requests=http_requests,
+        http_duration=http_duration,
+        http=RequestMetrics(http_requests, http_duration),
     )
     metrics.interval.set(interval_seconds)
     for trigger in triggers:

@@ -31,8 +31,7 @@ async def instrument(request: web.Request, handler: Handler) -> web.StreamRespon
     metrics = request.app[METRICS]
     name = route_name(request)
     method = request.method if request.method in METHODS else OTHER
-    metrics.http_requests.labels(name, method, str(response.status)).inc()
-    metrics.http_duration.labels(name).observe(time.perf_counter() - start)
+    metrics.http.observe(name, method, response.status, time.perf_counter() - start)
     return response
 
 
