@@ -12,15 +12,12 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from exporter.config import LogLevel
 from tests.conftest import CANARY, Exporter, StartExporter
+from tests.disks import tiny_filesystem
 from tests.pipes import stuck_pipe
 
 # Only canaries reach the sinks at this level, which makes sink-error counts exact.
@@ -197,26 +194,6 @@ async def test_stuck_stdout_times_out_while_metrics_still_answer_then_recovers(
         "http",
         "http",
     ]
-
-
-@contextlib.contextmanager
-def tiny_filesystem(where: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: a disk that really fills up, and frees space when a file goes."""
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot mount a tmpfs in CI: {mounted.stderr.strip()}")
-        pytest.skip(f"SKIPPED LOUDLY: cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
 
 
 def fill(path: Path) -> None:

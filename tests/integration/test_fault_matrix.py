@@ -12,10 +12,9 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import CANARY
+from tests.disks import tiny_filesystem
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess, Response, lines
 from tests.pipes import stuck_pipe
@@ -318,30 +318,6 @@ def test_log_file_fault_fails_every_run_with_its_cause_and_heals_without_restart
     assert exporter.stop() == 0
 
 
-@contextlib.contextmanager
-def tiny_disk(where: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: a disk that really fills up, and frees space when a file goes."""
-    where.mkdir()
-    mount = shutil.which("mount")
-    problem = "mount is not installed"
-    if mount is not None:
-        mounted = subprocess.run(
-            [mount, "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        problem = mounted.stderr.strip() if mounted.returncode else ""
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot mount a tmpfs in CI: {problem}")
-        pytest.skip(f"SKIPPED LOUDLY: cannot mount a tmpfs here (it needs root): {problem}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
 def fill_disk(disk: Path, log: Path) -> int:
     """Leave 100 bytes in the log's last page, fill every other page; the log's size then.
 
@@ -359,7 +335,7 @@ def fill_disk(disk: Path, log: Path) -> int:
 def test_real_full_disk_fails_every_run_keeps_whole_lines_and_heals_when_space_is_freed(
     start: Start, tmp_path: Path
 ) -> None:
-    with tiny_disk(tmp_path / "disk") as disk:
+    with tiny_filesystem(tmp_path / "disk") as disk:
         log = disk / "exporter.log"
         exporter, first = started(start, log, *FLAGS)
         full_size: list[int] = []
