@@ -10,9 +10,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from exporter.config import LogLevel
-from exporter.logs import JsonLineFormatter, LogPipeline
+from exporter.logs.formatter import JsonLineFormatter
+from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import create_metrics
-from exporter.sinks import FileSink
+from exporter.sinks.file import FileSink
 
 MESSAGE = "GET /metrics 200"
 EXTRA = {"remote": "127.0.0.1", "method": "GET", "path": "/metrics", "status": 200}

@@ -6,26 +6,30 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from exporter import handlers
-from exporter.access_log import JsonAccessLogger
-from exporter.auth import basic_auth, extra_headers
-from exporter.checks import CHECKS
+from exporter.build import build_checks, build_sinks
+from exporter.checks import CheckDeps, SharedSession
 from exporter.config import Settings
-from exporter.keys import LOGS, METRICS, RUNNER, SETTINGS
-from exporter.logs import LogPipeline
-from exporter.metrics import Metrics, create_metrics
-from exporter.middleware import OTHER, instrument, json_errors
-from exporter.openapi import openapi_json
-from exporter.runner import Runner, Trigger
-from exporter.scrape import SharedRendering
-from exporter.sinks import FileSink, Sink, StreamSink
-from exporter.web_config import WebConfig
+from exporter.config_file import load_plan
+from exporter.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
+from exporter.logs.pipeline import LogPipeline
+from exporter.metrics import create_metrics
+from exporter.reload import Live, Reloader
+from exporter.routes import route_table
+from exporter.run.results import Trigger
+from exporter.run.runner import Runner
+from exporter.sinks import SinkDeps
+from exporter.web.access_log import JsonAccessLogger
+from exporter.web.auth import basic_auth, extra_headers
+from exporter.web.middleware import OTHER, instrument, json_errors
+from exporter.web.openapi import forget_document
+from exporter.web.scrape import SharedRendering
+from exporter.webconfig.load import WebConfig
 
 log = logging.getLogger("exporter")
 
@@ -37,33 +41,6 @@ SHUTDOWN_TIMEOUT = 5.0
 # when the connection opens and bytes do not reset it, so this also cuts off a client that drips
 # its request line a byte at a time (aiohttp's default is an hour).
 KEEPALIVE_TIMEOUT = 5.0
-
-Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
-
-
-def routes(
-    settings: Settings, registry: CollectorRegistry, scrape: SharedRendering | None = None
-) -> list[Route]:
-    """Every endpoint as (path, name, handler); the name is the ``handler`` metric label."""
-    scrape = scrape or SharedRendering(registry)
-    return [
-        ("/", "index", handlers.index),
-        ("/smoke-test", "smoke_test", handlers.smoke_test),
-        ("/health/smoke-test", "health_smoke_test", handlers.smoke_test),  # the seed's path
-        ("/smoke-test/history", "history", handlers.history),
-        (settings.telemetry_path, "metrics", scrape.handle),
-        ("/-/healthy", "healthy", handlers.healthy),
-        ("/-/ready", "ready", handlers.ready),
-        ("/openapi.json", "openapi", openapi_json),
-    ]
-
-
-def build_sinks(settings: Settings, metrics: Metrics, stdout_fd: int) -> list[Sink]:
-    """stdout always; the log file when one is configured."""
-    sinks: list[Sink] = [StreamSink("stdout", stdout_fd, metrics)]
-    if settings.log_file is not None:
-        sinks.append(FileSink("file", settings.log_file, metrics))
-    return sinks
 
 
 def runner_options() -> dict[str, Any]:
@@ -83,47 +60,91 @@ def create_app(
     stdout_fd: int | None = None,
     web_config: WebConfig | None = None,
 ) -> web.Application:
-    """Build the whole exporter; nothing starts until the application does."""
+    """Build the whole exporter; nothing starts until the application does.
+
+    Raises ConfigError when --config.file cannot be used.
+    """
+    plan = load_plan(settings)
     scrape = SharedRendering(registry)
-    table = routes(settings, registry, scrape)
+    table = route_table(settings.telemetry_path)
     metrics = create_metrics(
         registry,
         triggers=[trigger.value for trigger in Trigger],
-        checks=CHECKS,
-        handlers=[name for _, name, _ in table] + [OTHER],
+        checks=[spec.name for spec in plan.checks],
+        handlers=[route.name for route in table] + [OTHER],
         interval_seconds=settings.interval_seconds,
     )
     stdout = sys.stdout.fileno() if stdout_fd is None else stdout_fd
+    sink_deps = SinkDeps(metrics, stdout)
+    sinks = build_sinks(plan.sinks, sink_deps)
     logs = LogPipeline(
-        build_sinks(settings, metrics, stdout),
+        [sink for _, sink in sinks],
         metrics,
         settings.log_level,
         access_log=settings.access_log,
         access_per_second=settings.access_log_per_second,
     )
+    http = SharedSession()
+    check_deps = CheckDeps(logs, http, registry)
     runner = Runner(
-        CHECKS,
-        logs,
+        build_checks(plan.checks, check_deps),
         metrics,
-        timeout_seconds=settings.timeout_seconds,
         interval_seconds=settings.interval_seconds,
         min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,
         on_result=scrape.clear,  # a scrape after a run never sees the run before it
     )
     # Outermost first: headers go on every answer, and a 401 is counted like any other answer.
+    open_routes = [route.name for route in table if route.open]
     app = web.Application(
-        middlewares=[*extra_headers(web_config), instrument, json_errors, *basic_auth(web_config)]
+        middlewares=[
+            *extra_headers(web_config),
+            instrument,
+            json_errors,
+            *basic_auth(web_config, open_routes),
+        ]
     )
+
+    def changed() -> None:
+        scrape.clear()
+        forget_document(app)
+
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[LOGS] = logs
     app[RUNNER] = runner
-    for path, name, handler in table:
-        app.router.add_get(path, handler, name=name)
+    app[SCRAPE] = scrape
+    app[ROUTES] = table
+    app[RELOADER] = Reloader(
+        lambda: load_plan(settings),
+        Live(plan, sinks),
+        logs=logs,
+        runner=runner,
+        metrics=metrics,
+        sink_deps=sink_deps,
+        check_deps=check_deps,
+        on_change=changed,
+    )
+    for route in table:
+        if route.method == "GET":  # and HEAD
+            app.router.add_get(route.path, route.handler, name=route.name)
+        else:
+            app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app.cleanup_ctx.append(_logging)
+    app.cleanup_ctx.append(_http_client(http))
     app.cleanup_ctx.append(_schedule)
     return app
+
+
+def _http_client(http: SharedSession) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The shared HTTP client of the checks: open while the app runs."""
+
+    async def client(app: web.Application) -> AsyncIterator[None]:
+        await http.open()
+        yield
+        await http.close()
+
+    return client
 
 
 async def _logging(app: web.Application) -> AsyncIterator[None]:

@@ -111,6 +111,13 @@ OPTIONS = (
         "cap on access-log records per second; the rest are dropped and counted (default 1000)",
     ),
     Option(
+        "--config.file",
+        "config_file",
+        parse_path,
+        "YAML file naming the sinks and checks; reloaded on SIGHUP and POST /-/reload "
+        "(default: none: stdout and --log.file, and the logging check)",
+    ),
+    Option(
         "--web.config.file",
         "web_config_file",
         parse_path,
@@ -213,9 +220,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SystemExit as done:  # --help and --version print and stop here
         return int(done.code or 0)
 
-    from exporter.logs import probe_log_file  # noqa: PLC0415 - keeps --help fast
     from exporter.server import serve  # noqa: PLC0415
-    from exporter.web_config import load_web_config  # noqa: PLC0415
+    from exporter.sinks.file import probe_log_file  # noqa: PLC0415 - keeps --help fast
+    from exporter.webconfig.load import load_web_config  # noqa: PLC0415
 
     web_config = None
     if settings.web_config_file is not None:

@@ -58,6 +58,7 @@ class Settings:
     access_log: bool = True
     access_log_per_second: float = 1000.0
     web_config_file: Path | None = None
+    config_file: Path | None = None
 
 
 def parse_listen_address(text: str) -> ListenAddress:
@@ -133,19 +134,8 @@ def parse_telemetry_path(text: str) -> str:
     """Accept an absolute URL path that does not shadow the exporter's own routes."""
     if not text.startswith("/") or any(c in text for c in "?#{} \t\r\n"):
         raise ValueError(f"{text!r} must be an absolute URL path such as /metrics")
-    if text in RESERVED_PATHS:
+    from exporter.routes import own_paths  # noqa: PLC0415 - the routes import the web stack
+
+    if text in own_paths():
         raise ValueError(f"{text!r} is already one of the exporter's own endpoints")
     return text
-
-
-RESERVED_PATHS = frozenset(
-    {
-        "/",
-        "/smoke-test",
-        "/health/smoke-test",
-        "/smoke-test/history",
-        "/-/healthy",
-        "/-/ready",
-        "/openapi.json",
-    }
-)

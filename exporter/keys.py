@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from exporter.config import Settings
-from exporter.logs import LogPipeline
+from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import Metrics
-from exporter.runner import Runner
+from exporter.reload import Reloader
+from exporter.run.runner import Runner
+from exporter.web.scrape import SharedRendering
+
+if TYPE_CHECKING:
+    from exporter.routes import Route
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 LOGS = web.AppKey("logs", LogPipeline)
 RUNNER = web.AppKey("runner", Runner)
+RELOADER = web.AppKey("reloader", Reloader)
+SCRAPE = web.AppKey("scrape", SharedRendering)
+ROUTES: web.AppKey[tuple[Route, ...]] = web.AppKey("routes")

@@ -40,6 +40,8 @@ DURATION_BUCKETS = (
 )
 # Few buckets: one histogram per route, each created at start-up. Probes time out at 1 s.
 HTTP_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5)
+# The ``status`` label of smoke_test_check_status: a check's status enum, by value.
+CHECK_STATUSES = ("ok", "warn", "fail")
 
 
 def _running_tasks() -> float:
@@ -86,12 +88,29 @@ class Metrics:
     duration: Histogram
     check_success: Gauge
     check_duration: Gauge
+    check_status: Gauge
     sink_errors: Counter
     records_dropped: Counter
     log_delivery: Histogram
     http_requests: Counter
     http_duration: Histogram
     http: RequestMetrics
+    reload_ok: Gauge
+    reload_time: Gauge
+
+    def add_check(self, check: str) -> None:
+        """Create a check's series at 0."""
+        self.check_success.labels(check)
+        self.check_duration.labels(check)
+        for status in CHECK_STATUSES:
+            self.check_status.labels(check, status)
+
+    def remove_check(self, check: str) -> None:
+        """Take a check that is no longer configured out of the registry."""
+        self.check_success.remove(check)
+        self.check_duration.remove(check)
+        for status in CHECK_STATUSES:
+            self.check_status.remove(check, status)
 
 
 def create_metrics(
@@ -162,6 +181,12 @@ def create_metrics(
             ["check"],
             registry=registry,
         ),
+        check_status=Gauge(
+            p + "check_status",
+            "1 for the check's status in the last run (ok, warn or fail), 0 for the others.",
+            ["check", "status"],
+            registry=registry,
+        ),
         sink_errors=Counter(
             p + "log_sink_errors",
             "Log records a sink failed to deliver, by sink and reason.",
@@ -184,14 +209,25 @@ def create_metrics(
         http_requests=http_requests,
         http_duration=http_duration,
         http=RequestMetrics(http_requests, http_duration),
+        reload_ok=Gauge(
+            p + "exporter_config_last_reload_successful",
+            "1 if the last reload of --config.file succeeded (or none was asked for), else 0.",
+            registry=registry,
+        ),
+        reload_time=Gauge(
+            p + "exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time the configuration was last loaded successfully.",
+            registry=registry,
+        ),
     )
+    metrics.reload_ok.set(1)
+    metrics.reload_time.set_to_current_time()
     metrics.interval.set(interval_seconds)
     for trigger in triggers:
         metrics.runs.labels(trigger)
         metrics.failures.labels(trigger)
     for check in checks:
-        metrics.check_success.labels(check)
-        metrics.check_duration.labels(check)
+        metrics.add_check(check)
     for handler in handlers:
         metrics.http_duration.labels(handler)
     Gauge(

@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry
 from exporter import __version__
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
-from exporter.web_config import WebConfig
+from exporter.config_file import ConfigError
+from exporter.keys import RELOADER
+from exporter.webconfig.load import WebConfig
 
 log = logging.getLogger("exporter")
 
@@ -43,7 +45,11 @@ async def serve(settings: Settings, web_config: WebConfig | None = None) -> int:
     except ValueError as error:  # the files changed since main() checked them
         print(f"smoke-test-exporter: error: --web.config.file: {error}", file=sys.stderr)
         return 2
-    app = create_app(settings, CollectorRegistry(auto_describe=True), web_config=web_config)
+    try:
+        app = create_app(settings, CollectorRegistry(auto_describe=True), web_config=web_config)
+    except ConfigError as error:  # the file changed since main() checked it
+        print(f"smoke-test-exporter: error: {error}", file=sys.stderr)
+        return 2
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     address = settings.listen_address
@@ -70,6 +76,18 @@ async def serve(settings: Settings, web_config: WebConfig | None = None) -> int:
             "timeout_seconds": settings.timeout_seconds,
         },
     )
+    # SIGHUP reloads --config.file, as Prometheus does; one reload at a time, in order.
+    reloads: set[asyncio.Task[str | None]] = set()
+
+    def on_hup() -> None:
+        task = asyncio.ensure_future(app[RELOADER].reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hup)
     log.info("Shutting down", extra={"signal": (await received).name})
+    asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+    for task in reloads:
+        task.cancel()
     await runner.cleanup()
     return 0

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
 from exporter.keys import RUNNER
-from exporter.web_config import load_web_config
+from exporter.webconfig.load import load_web_config
 
 CANARY = "Smoke test endpoint triggered. Logging is confirmed to be operational."
 

@@ -11,6 +11,7 @@ import bcrypt
 import pytest
 from aiohttp import encode_basic_auth
 
+from exporter.keys import ROUTES
 from tests.conftest import Exporter, StartExporter
 
 # Cost 4, bcrypt's lowest, keeps the tests fast; the middleware does not care.
@@ -85,19 +86,16 @@ async def get_json(
 
 
 async def test_every_endpoint_but_liveness_requires_credentials(guarded: Exporter) -> None:
-    paths = [
-        resource.canonical
-        for resource in guarded.app.router.resources()
-        if resource.name != "healthy"
-    ]
-    assert {"/", "/smoke-test", "/smoke-test/history", "/metrics", "/-/ready"} <= set(paths)
-    for path in paths:
-        async with guarded.client.get(path) as response:
+    routes = [(r.method, r.path) for r in guarded.app[ROUTES] if r.name != "healthy"]
+    paths = {path for _, path in routes}
+    assert {"/", "/smoke-test", "/smoke-test/history", "/metrics", "/-/ready", "/-/reload"} <= paths
+    for method, path in routes:
+        async with guarded.client.request(method, path) as response:
             assert (path, response.status) == (path, 401)
             assert response.headers["WWW-Authenticate"] == CHALLENGE
             assert response.content_type == "application/json"
             assert await response.json() == MISSING
-        async with guarded.client.get(path, headers=ALICE) as response:
+        async with guarded.client.request(method, path, headers=ALICE) as response:
             assert (path, response.status) == (path, 200)
 
 

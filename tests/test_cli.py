@@ -142,6 +142,16 @@ CASES = [
         1000.0,
     ),
     Case(
+        "--config.file",
+        "SMOKE_TEST_EXPORTER_CONFIG_FILE",
+        "config_file",
+        "/etc/flag-smoke-test.yml",
+        Path("/etc/flag-smoke-test.yml"),
+        "env-smoke-test.yml",
+        Path("env-smoke-test.yml"),
+        None,
+    ),
+    Case(
         "--web.config.file",
         "SMOKE_TEST_EXPORTER_WEB_CONFIG_FILE",
         "web_config_file",

@@ -8,12 +8,9 @@ from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from exporter.app import routes
 from exporter.config import (
     DEFAULT_MESSAGE,
-    RESERVED_PATHS,
     ListenAddress,
     LogLevel,
     Settings,
@@ -24,6 +21,7 @@ from exporter.config import (
     parse_seconds,
     parse_telemetry_path,
 )
+from exporter.routes import route_table
 
 
 def exactly(message: str) -> str:
@@ -216,7 +214,17 @@ def test_telemetry_path_must_be_an_absolute_url_path(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["/", "/smoke-test", "/health/smoke-test", "/-/healthy", "/-/ready"]
+    "text",
+    [
+        "/",
+        "/smoke-test",
+        "/health/smoke-test",
+        "/smoke-test/history",
+        "/-/healthy",
+        "/-/ready",
+        "/-/reload",
+        "/openapi.json",
+    ],
 )
 def test_telemetry_path_rejects_the_exporters_own_endpoints(text: str) -> None:
     with pytest.raises(
@@ -225,11 +233,11 @@ def test_telemetry_path_rejects_the_exporters_own_endpoints(text: str) -> None:
         parse_telemetry_path(text)
 
 
-def test_reserved_paths_are_exactly_the_routes_besides_metrics() -> None:
-    other_routes = {
-        path for path, name, _ in routes(Settings(), CollectorRegistry()) if name != "metrics"
-    }
-    assert other_routes == RESERVED_PATHS
+def test_every_route_but_metrics_is_refused_as_the_telemetry_path() -> None:
+    for route in route_table("/metrics"):
+        if route.name != "metrics":
+            with pytest.raises(ValueError, match="already one of the exporter's own endpoints"):
+                parse_telemetry_path(route.path)
 
 
 # --- Settings -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
-from exporter.health_json import wants_health_json
+from exporter.web.health_json import wants_health_json
 from tests.conftest import CANARY, StartExporter
 from tests.pipes import stuck_pipe
 

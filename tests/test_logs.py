@@ -11,9 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from exporter.app import create_app
 from exporter.config import LogLevel, Settings
-from exporter.logs import JsonLineFormatter, LogPipeline
+from exporter.logs.formatter import JsonLineFormatter
+from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import create_metrics
-from exporter.sinks import FileSink, Reason, StreamSink
+from exporter.sinks import Reason
+from exporter.sinks.file import FileSink
+from exporter.sinks.stream import StreamSink
 from tests.conftest import CANARY, StartExporter, json_lines
 from tests.pipes import stuck_pipe
 
@@ -138,7 +141,7 @@ async def test_failed_run_logs_a_warning_with_run_id_and_cause(
         {
             "timestamp": warnings[0]["timestamp"],
             "level": "WARNING",
-            "logger": "exporter.runner",
+            "logger": "exporter.run.runner",
             "message": body["message"],
             "run_id": body["run_id"],
             "trigger": "http",

@@ -127,6 +127,7 @@ async def test_paths_and_methods_create_no_new_series(start_exporter: StartExpor
         "metrics",
         "healthy",
         "ready",
+        "reload",
         "openapi",
         "other",
     }

@@ -21,10 +21,11 @@ from referencing.jsonschema import DRAFT202012
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from exporter import openapi
-from exporter.app import create_app, routes
+from exporter.app import create_app
 from exporter.config import Settings
-from exporter.openapi import build_document
+from exporter.routes import route_table
+from exporter.web import openapi
+from exporter.web.openapi import build_document
 from tests.conftest import Exporter, StartExporter
 from tests.integration.exporter_process import ExporterProcess, open_output
 from tests.pipes import stuck_pipe
@@ -38,8 +39,12 @@ PATHS = {
     "/metrics",
     "/-/healthy",
     "/-/ready",
+    "/-/reload",
     "/openapi.json",
 }
+# Every path answers GET and HEAD but these.
+POST_ONLY = {"/-/reload"}
+GET_PATHS = PATHS - POST_ONLY
 
 
 def pointer(*parts: str) -> str:
@@ -138,17 +143,17 @@ def test_paths_and_methods_are_exactly_the_real_routes(telemetry_path: str) -> N
     app = create_app(settings, registry)
     document = build_document(app)
     expected = PATHS - {"/metrics"} | {telemetry_path}
-    assert {path for path, _, _ in routes(settings, registry)} == expected
+    assert {route.path for route in route_table(telemetry_path)} == expected
     assert set(document["paths"]) == expected
     served: dict[str, set[str]] = {}
     for route in app.router.routes():
         assert route.resource is not None
         served.setdefault(route.resource.canonical, set()).add(route.method)
-    assert served == {path: {"GET", "HEAD"} for path in expected}
+    assert served == {path: {"POST"} if path in POST_ONLY else {"GET", "HEAD"} for path in expected}
     for path, methods in document["paths"].items():
-        assert set(methods) == {"get", "head"}, path
+        assert set(methods) == ({"post"} if path in POST_ONLY else {"get", "head"}), path
     operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
-    assert len(operation_ids) == len(set(operation_ids)) == 2 * len(expected)
+    assert len(operation_ids) == len(set(operation_ids)) == 2 * len(expected) - len(POST_ONLY)
 
 
 async def test_document_is_built_once_per_app(
@@ -176,11 +181,14 @@ async def test_passing_answers_of_every_endpoint_match_the_document(
 ) -> None:
     exporter = await start_exporter()
     spec = await fetch_spec(exporter)
-    for path in PATHS:
+    for path in GET_PATHS:
         for method in ("GET", "HEAD"):
             status, headers, body = await answer(exporter, method, path)
             assert status == 200, (method, path)
             spec.check(operation(path, method.lower(), 200), headers, body, head=method == "HEAD")
+    status, headers, body = await answer(exporter, "POST", "/-/reload")
+    assert status == 200
+    spec.check(operation("/-/reload", "post", 200), headers, body)
     health = {"Accept": "application/health+json"}
     for path in ("/smoke-test", "/health/smoke-test"):
         status, headers, body = await answer(exporter, "GET", path, headers=health)
@@ -205,10 +213,13 @@ async def test_error_answers_match_the_documented_error_responses(
     status, headers, body = await answer(exporter, "POST", "/smoke-test")
     assert status == 405
     spec.check(f"{responses}/MethodNotAllowed", headers, body)
-    for path in PATHS:
+    for path in GET_PATHS:
         status, headers, body = await answer(exporter, "GET", path, data=b"x" * 2048)
         assert status == 413, path
         spec.check(operation(path, "get", 413), headers, body)
+    status, headers, body = await answer(exporter, "POST", "/-/reload", data=b"x" * 2048)
+    assert status == 413
+    spec.check(operation("/-/reload", "post", 413), headers, body)
 
 
 async def test_failing_answers_match_the_document_and_the_schemas_tell_them_apart(
@@ -284,7 +295,8 @@ def test_fuzzed_requests_get_no_5xx_and_every_answer_matches_the_document(
     api = schemathesis.openapi.from_dict(served.json(), config=config)
     operations = [result.ok() for result in api.get_all_operations() if isinstance(result, Ok)]
     assert sorted(op.label for op in operations) == sorted(
-        f"{method} {path}" for path in PATHS for method in ("GET", "HEAD")
+        [f"{method} {path}" for path in GET_PATHS for method in ("GET", "HEAD")]
+        + [f"POST {path}" for path in POST_ONLY]
     )
     sent: list[str] = []
     for operation in operations:

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry
 
 from exporter.config import LogLevel
-from exporter.logs import QUEUE_SIZE, LogPipeline
+from exporter.logs.pipeline import QUEUE_SIZE, LogPipeline
 from exporter.metrics import create_metrics
-from exporter.sinks import Reason, StreamSink
+from exporter.sinks import Reason
+from exporter.sinks.stream import StreamSink
 from tests.conftest import CANARY
 from tests.pipes import stuck_pipe
 

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.checks import CHECKS, CheckContext, CheckFn, CheckResult
-from exporter.config import LogLevel
-from exporter.logs import LogPipeline
+from exporter.checks import (
+    CHECK_TYPES,
+    Check,
+    CheckResult,
+    Component,
+    RunInfo,
+    RunnerReason,
+    Status,
+)
 from exporter.metrics import create_metrics
-from exporter.runner import Runner, Trigger
-from exporter.sinks import FileSink
+from exporter.run.results import Trigger
+from exporter.run.runner import PlannedCheck, Runner
 from tests.conftest import CANARY, StartExporter
 
 
-def test_checks_are_registered_by_name() -> None:
-    assert list(CHECKS) == ["logging"]
+def test_check_types_are_registered_by_name() -> None:
+    assert list(CHECK_TYPES) == ["logging"]
 
 
-def make_runner(checks: dict[str, CheckFn], tmp_path: Path) -> tuple[Runner, CollectorRegistry]:
+def make_runner(
+    checks: dict[str, Check], timeout_seconds: float = 1.0
+) -> tuple[Runner, CollectorRegistry]:
     registry = CollectorRegistry()
     metrics = create_metrics(
         registry,
@@ -29,19 +39,19 @@ def make_runner(checks: dict[str, CheckFn], tmp_path: Path) -> tuple[Runner, Col
         handlers=[],
         interval_seconds=0,
     )
-    logs = LogPipeline([FileSink("file", tmp_path / "x.log", metrics)], metrics, LogLevel.INFO)
-    runner = Runner(checks, logs, metrics, timeout_seconds=1, interval_seconds=0, message="fine")
+    planned = {name: PlannedCheck(check, timeout_seconds) for name, check in checks.items()}
+    runner = Runner(planned, metrics, interval_seconds=0, message="fine")
     return runner, registry
 
 
-async def test_a_check_that_raises_fails_the_run_with_its_exception(tmp_path: Path) -> None:
-    async def broken(ctx: CheckContext) -> CheckResult:
+async def test_a_check_that_raises_fails_the_run_with_its_exception() -> None:
+    async def broken(run: RunInfo) -> CheckResult:
         raise ValueError("no such thing")
 
-    async def fine(ctx: CheckContext) -> CheckResult:
-        return CheckResult(True, detail={"seen": ctx.run_id})
+    async def fine(run: RunInfo) -> CheckResult:
+        return CheckResult(Status.OK, detail={"seen": run.run_id})
 
-    runner, registry = make_runner({"fine": fine, "broken": broken}, tmp_path)
+    runner, registry = make_runner({"fine": fine, "broken": broken})
     result = await runner.run(Trigger.HTTP)
     assert not result.ok
     body = result.body()
@@ -55,19 +65,20 @@ async def test_a_check_that_raises_fails_the_run_with_its_exception(tmp_path: Pa
         "seen": result.run_id,
     }
     assert body["checks"]["broken"]["error"] == "check raised ValueError('no such thing')"
+    assert body["checks"]["broken"]["reason"] == "exception"
     assert registry.get_sample_value("smoke_test_check_success", {"check": "fine"}) == 1
     assert registry.get_sample_value("smoke_test_check_success", {"check": "broken"}) == 0
     assert registry.get_sample_value("smoke_test_failures_total", {"trigger": "http"}) == 1
 
 
-async def test_a_caller_that_goes_away_does_not_cancel_the_shared_run(tmp_path: Path) -> None:
+async def test_a_caller_that_goes_away_does_not_cancel_the_shared_run() -> None:
     release = asyncio.Event()
 
-    async def slow(ctx: CheckContext) -> CheckResult:
+    async def slow(run: RunInfo) -> CheckResult:
         await release.wait()
-        return CheckResult(True)
+        return CheckResult(Status.OK)
 
-    runner, registry = make_runner({"slow": slow}, tmp_path)
+    runner, registry = make_runner({"slow": slow})
     first = asyncio.create_task(runner.run(Trigger.HTTP))
     second = asyncio.create_task(runner.run(Trigger.HTTP))
     await asyncio.sleep(0.05)
@@ -76,6 +87,104 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_shared_run(tmp_path: 
     result = await second
     assert result.ok
     assert registry.get_sample_value("smoke_test_runs_total", {"trigger": "http"}) == 1
+
+
+async def test_a_hung_check_fails_with_timeout_inside_its_timeout_while_the_others_pass() -> None:
+    never = asyncio.Event()
+    seen: list[RunInfo] = []
+
+    async def hung(run: RunInfo) -> CheckResult:
+        await never.wait()
+        return CheckResult(Status.OK)
+
+    async def healthy(run: RunInfo) -> CheckResult:
+        seen.append(run)
+        return CheckResult(Status.OK)
+
+    runner, registry = make_runner({"hung": hung, "healthy": healthy}, timeout_seconds=0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await runner.run(Trigger.HTTP)
+    elapsed = loop.time() - started
+    # The run ends when the hung check's timeout does: not before, and not long after.
+    assert 0.2 <= elapsed < 1.0
+    assert [run.timeout_seconds for run in seen] == [0.2]
+    assert seen[0].deadline == pytest.approx(started + 0.2, abs=0.05)
+    body = result.body()
+    assert body["status"] == "fail"
+    assert body["message"] == "Smoke test failed: check hung failed: no result within 0.2s"
+    hung_body = body["checks"]["hung"]
+    assert (hung_body["status"], hung_body["reason"], hung_body["error"]) == (
+        "fail",
+        "timeout",
+        "no result within 0.2s",
+    )
+    assert 0.2 <= hung_body["duration_seconds"] < 1.0
+    assert body["checks"]["healthy"]["status"] == "ok"
+    assert registry.get_sample_value("smoke_test_check_success", {"check": "hung"}) == 0
+    assert registry.get_sample_value("smoke_test_check_success", {"check": "healthy"}) == 1
+    assert (
+        registry.get_sample_value("smoke_test_check_status", {"check": "hung", "status": "fail"})
+        == 1
+    )
+    assert (
+        registry.get_sample_value("smoke_test_check_status", {"check": "hung", "status": "ok"}) == 0
+    )
+
+
+async def test_a_timeout_error_of_the_check_itself_is_an_exception_not_a_timeout() -> None:
+    async def own_timeout(run: RunInfo) -> CheckResult:
+        raise TimeoutError("upstream gave up")
+
+    runner, _ = make_runner({"own": own_timeout}, timeout_seconds=5)
+    body = (await runner.run(Trigger.HTTP)).body()["checks"]["own"]
+    assert (body["reason"], body["error"]) == (
+        RunnerReason.EXCEPTION.value,
+        "check raised TimeoutError('upstream gave up')",
+    )
+
+
+async def test_checks_of_one_run_run_concurrently() -> None:
+    async def sleepy(run: RunInfo) -> CheckResult:
+        await asyncio.sleep(0.2)
+        return CheckResult(Status.OK)
+
+    runner, _ = make_runner({f"c{i}": sleepy for i in range(5)})
+    result = await runner.run(Trigger.HTTP)
+    # One after another they would take a second.
+    assert result.duration_seconds < 0.6
+
+
+async def test_a_warning_passes_the_run_and_shows_in_the_status_gauge() -> None:
+    class Why(enum.Enum):
+        SLOW = "slow"
+
+    async def slowish(run: RunInfo) -> CheckResult:
+        return CheckResult(Status.WARN, Why.SLOW, "took 3s", Component("url", "http://x/"))
+
+    async def fine(run: RunInfo) -> CheckResult:
+        return CheckResult(Status.OK)
+
+    runner, registry = make_runner({"slowish": slowish, "fine": fine})
+    result = await runner.run(Trigger.HTTP)
+    assert result.ok
+    body = result.body()
+    assert (body["status"], body["message"]) == ("warn", "fine")
+    assert body["checks"]["slowish"] == {
+        "status": "warn",
+        "duration_seconds": body["checks"]["slowish"]["duration_seconds"],
+        "reason": "slow",
+        "error": "took 3s",
+        "component": {"kind": "url", "id": "http://x/"},
+    }
+    assert registry.get_sample_value("smoke_test_success") == 1
+    assert registry.get_sample_value("smoke_test_check_success", {"check": "slowish"}) == 1
+    for status, value in (("ok", 0), ("warn", 1), ("fail", 0)):
+        labels = {"check": "slowish", "status": status}
+        assert registry.get_sample_value("smoke_test_check_status", labels) == value
+    assert registry.get_sample_value("smoke_test_failures_total", {"trigger": "http"}) == 0
+    assert runner.history.failures == []
+    assert [entry.status for entry in runner.history.runs] == ["warn"]
 
 
 async def test_schedule_runs_every_interval(start_exporter: StartExporter) -> None:

@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry, Gauge
 
-from exporter.scrape import SharedRendering
+from exporter.web.scrape import SharedRendering
 from tests.conftest import StartExporter
 
 

@@ -11,13 +11,9 @@ import bcrypt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from exporter.web_config import (
-    ClientAuth,
-    Credentials,
-    TLSServerConfig,
-    WebConfig,
-    load_web_config,
-)
+from exporter.webconfig.credentials import Credentials
+from exporter.webconfig.load import WebConfig, load_web_config
+from exporter.webconfig.tls import ClientAuth, TLSServerConfig
 from tests.certs import CA, Pair
 
 # Cost 4, bcrypt's lowest, keeps the tests fast; the format is the same at any cost.

@@ -35,7 +35,7 @@ class History:
     def add(self, entry: Entry) -> None:
         """Remember a finished run."""
         self._runs.appendleft(entry)
-        if entry.status != "ok":
+        if entry.status == "fail":
             self._failures.appendleft(entry)
 
     @property

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from exporter import __version__
-from exporter.runner import Answer
+from exporter.checks import Status
+from exporter.run.results import Answer
 
 MEDIA_TYPE = "application/health+json"
+# The draft's status words for ours.
+HEALTH_STATUS = {Status.OK: "pass", Status.WARN: "warn", Status.FAIL: "fail"}
 
 
 def wants_health_json(accept: str) -> bool:
@@ -34,16 +37,16 @@ def render(answer: Answer) -> dict[str, Any]:
     time = result.started.isoformat()
     checks: dict[str, list[dict[str, Any]]] = {}
     for name, outcome in result.checks.items():
+        r = outcome.result
         checks[f"{name}:duration"] = [
-            _entry(name, outcome.result.ok, outcome.duration_seconds, time, outcome.result.error)
+            _entry(name, r.status, outcome.duration_seconds, time, r.error)
         ]
-        if outcome.result.components:
-            checks[f"{name}:delivery"] = [
-                _entry(part, c.ok, c.seconds, time, c.error)
-                for part, c in outcome.result.components.items()
+        if r.parts:
+            checks[f"{name}:{r.measurement}"] = [
+                _entry(part, p.status, p.seconds, time, p.error) for part, p in r.parts.items()
             ]
     body: dict[str, Any] = {
-        "status": "pass" if result.ok else "fail",
+        "status": HEALTH_STATUS[result.status],
         "version": __version__.split(".", 1)[0],
         "releaseId": __version__,
         "serviceId": "smoke-test-exporter",
@@ -61,16 +64,16 @@ def render(answer: Answer) -> dict[str, Any]:
 
 
 def _entry(
-    component: str, ok: bool, seconds: float | None, time: str, error: str | None
+    component: str, status: Status, seconds: float | None, time: str, error: str | None
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "componentId": component,
         "componentType": "component",
         "observedValue": None if seconds is None else round(seconds, 6),
         "observedUnit": "s",
-        "status": "pass" if ok else "fail",
+        "status": HEALTH_STATUS[status],
         "time": time,
     }
-    if not ok:
+    if status is not Status.OK:
         entry["output"] = error
     return entry

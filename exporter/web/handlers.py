@@ -6,9 +6,11 @@ import html
 
 from aiohttp import hdrs, web
 
-from exporter import __version__, health_json
-from exporter.history import Entry
-from exporter.keys import RUNNER, SETTINGS
+from exporter import __version__
+from exporter.keys import RELOADER, ROUTES, RUNNER, SCRAPE
+from exporter.run.history import Entry
+from exporter.web import health_json
+from exporter.web.middleware import error_response
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -49,9 +51,42 @@ async def ready(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus metrics, from the shared rendering."""
+    return await request.app[SCRAPE].handle(request)
+
+
+async def reload(request: web.Request) -> web.Response:
+    """Reload --config.file: 200 with what runs now, or 400 with why the file was refused."""
+    reloader = request.app[RELOADER]
+    problem = await reloader.reload()
+    if problem is not None:
+        return error_response(400, "Bad Request", problem, dict(NO_STORE))
+    plan = reloader.live.plan
+    body = {
+        "status": "ok",
+        "sinks": [spec.name for spec in plan.sinks],
+        "checks": [spec.name for spec in plan.checks],
+    }
+    return web.json_response(body, headers=NO_STORE)
+
+
+def _links(request: web.Request) -> str:
+    """A line of the landing page per endpoint that has one."""
+    lines = []
+    for route in request.app[ROUTES]:
+        if route.link is None:
+            continue
+        path, text = html.escape(route.path), html.escape(route.link)
+        if route.method == "GET":
+            lines.append(f'<li><a href="{path[1:]}">{path}</a>: {text}</li>')
+        else:
+            lines.append(f"<li><code>{route.method} {path}</code>: {text}</li>")
+    return "\n".join(lines)
+
+
 async def index(request: web.Request) -> web.Response:
     """A small page naming the exporter, linking its endpoints, and showing recent runs."""
-    metrics = html.escape(request.app[SETTINGS].telemetry_path)
     runs = request.app[RUNNER].history
     page = f"""<!DOCTYPE html>
 <html lang="en">
@@ -62,11 +97,7 @@ async def index(request: web.Request) -> web.Response:
 <h1>smoke-test-exporter {html.escape(__version__)}</h1>
 <p>Proves that this service is up and that its logging reaches every sink.</p>
 <ul>
-<li><a href="smoke-test">smoke-test</a>: run the smoke test (JSON; 200 pass, 503 fail)</li>
-<li><a href="smoke-test/history">smoke-test/history</a>: the last runs and failures (JSON)</li>
-<li><a href="{metrics[1:]}">{metrics}</a>: metrics for Prometheus</li>
-<li><a href="-/healthy">-/healthy</a>: liveness</li>
-<li><a href="-/ready">-/ready</a>: readiness</li>
+{_links(request)}
 </ul>
 <h2>Last failures</h2>
 {_table(runs.failures)}

@@ -4,112 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from exporter.checks import CheckContext, CheckFn, CheckResult
-from exporter.history import Entry, History
-from exporter.logs import LogPipeline
+from exporter.checks import Check, CheckResult, RunInfo, RunnerReason, Status
 from exporter.metrics import Metrics
+from exporter.run.history import Entry, History
+from exporter.run.results import Answer, CheckOutcome, RunResult, Trigger
 
-log = logging.getLogger("exporter.runner")
-
-
-class Trigger(enum.Enum):
-    """What started a run: the ``trigger`` label and log field."""
-
-    STARTUP = "startup"
-    SCHEDULE = "schedule"
-    HTTP = "http"
+log = logging.getLogger("exporter.run.runner")
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    """A check's result and how long it took."""
+class PlannedCheck:
+    """A built check and the time the runner gives it."""
 
-    result: CheckResult
-    duration_seconds: float
-
-    def body(self) -> dict[str, Any]:
-        """The check's entry in the response body."""
-        body: dict[str, Any] = {
-            "status": "ok" if self.result.ok else "fail",
-            "duration_seconds": round(self.duration_seconds, 6),
-            **self.result.detail,
-        }
-        if not self.result.ok:
-            body["error"] = self.result.error
-        return body
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One finished run."""
-
-    run_id: str
-    trigger: Trigger
-    started: datetime
-    duration_seconds: float
-    checks: Mapping[str, CheckOutcome]
-    success_message: str
-
-    @property
-    def ok(self) -> bool:
-        """True when every check passed."""
-        return all(outcome.result.ok for outcome in self.checks.values())
-
-    @property
-    def cause(self) -> str | None:
-        """None on success; else the first failed check and its cause."""
-        for name, outcome in self.checks.items():
-            if not outcome.result.ok:
-                sink = outcome.result.detail.get("failed_sink")
-                where = f" on sink {sink}" if sink else ""
-                return f"check {name} failed{where}: {outcome.result.error}"
-        return None
-
-    @property
-    def message(self) -> str:
-        """The configured message on success; else what failed and why."""
-        cause = self.cause
-        return self.success_message if cause is None else f"Smoke test failed: {cause}"
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body of /smoke-test."""
-        return {
-            "status": "ok" if self.ok else "fail",
-            "message": self.message,
-            "timestamp": self.started.isoformat(),
-            "run_id": self.run_id,
-            "trigger": self.trigger.value,
-            "duration_seconds": round(self.duration_seconds, 6),
-            "checks": {name: outcome.body() for name, outcome in self.checks.items()},
-        }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What an HTTP caller gets: a run's result, and whether it was run for this caller."""
-
-    result: RunResult
-    cached: bool
-    age_seconds: float
-
-    def body(self) -> dict[str, Any]:
-        """The result's body, marked cached (with its age) or fresh."""
-        return {
-            **self.result.body(),
-            "cached": self.cached,
-            "age_seconds": round(self.age_seconds, 6),
-        }
+    check: Check
+    timeout_seconds: float
 
 
 class Runner:
@@ -117,20 +34,17 @@ class Runner:
 
     def __init__(
         self,
-        checks: Mapping[str, CheckFn],
-        logs: LogPipeline,
+        checks: Mapping[str, PlannedCheck],
         metrics: Metrics,
         *,
-        timeout_seconds: float,
         interval_seconds: float,
         message: str,
         min_interval_seconds: float = 0.0,
         on_result: Callable[[], None] = lambda: None,
     ) -> None:
-        self._checks = checks
-        self._logs = logs
+        self._checks = dict(checks)
         self._metrics = metrics
-        self._timeout = timeout_seconds
+        self._between_runs = asyncio.Lock()
         self._interval = interval_seconds
         self._message = message
         self._min_interval = min_interval_seconds
@@ -175,6 +89,26 @@ class Runner:
             # Keep to the grid; after a run longer than the interval, skip the missed ticks.
             next_at = max(next_at + self._interval, loop.time())
 
+    @property
+    def checks(self) -> Mapping[str, PlannedCheck]:
+        """The checks a run runs now, in answer order."""
+        return self._checks
+
+    @contextlib.asynccontextmanager
+    async def between_runs(self) -> AsyncIterator[None]:
+        """Wait for the run in flight to end, and start no run until the block is left."""
+        async with self._between_runs:
+            yield
+
+    def set_checks(self, checks: Mapping[str, PlannedCheck]) -> None:
+        """Run ``checks`` from the next run on (call inside ``between_runs``): the series of
+        checks no longer named leave the registry, new ones start at 0."""
+        for name in self._checks.keys() - checks.keys():
+            self._metrics.remove_check(name)
+        for name in checks.keys() - self._checks.keys():
+            self._metrics.add_check(name)
+        self._checks = dict(checks)
+
     async def close(self) -> None:
         """Cancel a run still in flight (shutdown)."""
         if self._inflight is not None and not self._inflight.done():
@@ -183,18 +117,24 @@ class Runner:
                 await self._inflight
 
     async def _run(self, trigger: Trigger) -> RunResult:
+        async with self._between_runs:
+            return await self._run_checks(trigger)
+
+    async def _run_checks(self, trigger: Trigger) -> RunResult:
         run_id = uuid.uuid4().hex
         self._last_started = time.monotonic()
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        ctx = CheckContext(run_id, trigger.value, self._logs, self._timeout)
-        outcomes = await asyncio.gather(*(self._check(fn, ctx) for fn in self._checks.values()))
+        checks = self._checks
+        outcomes = await asyncio.gather(
+            *(self._check(planned, run_id, trigger) for planned in checks.values())
+        )
         result = RunResult(
             run_id=run_id,
             trigger=trigger,
             started=started,
             duration_seconds=time.perf_counter() - t0,
-            checks=dict(zip(self._checks, outcomes, strict=True)),
+            checks=dict(zip(checks, outcomes, strict=True)),
             success_message=self._message,
         )
         self._record(result)
@@ -203,13 +143,23 @@ class Runner:
         return result
 
     @staticmethod
-    async def _check(fn: CheckFn, ctx: CheckContext) -> CheckOutcome:
+    async def _check(planned: PlannedCheck, run_id: str, trigger: Trigger) -> CheckOutcome:
+        """One check, cut off at its timeout; what it raises is its failure."""
         t0 = time.perf_counter()
+        timeout = planned.timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
+        run = RunInfo(run_id, trigger.value, deadline, timeout)
         try:
-            result = await fn(ctx)
-        except Exception as error:  # a broken check is a failed check
-            log.exception("Check raised", extra={"run_id": ctx.run_id})
-            result = CheckResult(False, f"check raised {error!r}")
+            async with asyncio.timeout_at(deadline) as limit:
+                result = await planned.check(run)
+        except TimeoutError as error:
+            if not limit.expired():  # the check's own TimeoutError, not ours
+                result = _raised(error, run_id)
+            else:
+                error_text = f"no result within {timeout:g}s"
+                result = CheckResult(Status.FAIL, RunnerReason.TIMEOUT, error_text)
+        except Exception as error:  # noqa: BLE001 - a broken check is a failed check
+            result = _raised(error, run_id)
         return CheckOutcome(result, time.perf_counter() - t0)
 
     def _record(self, result: RunResult) -> None:
@@ -219,14 +169,18 @@ class Runner:
         m.last_run.set(now)
         m.success.set(1 if result.ok else 0)
         for name, outcome in result.checks.items():
+            if name not in self._checks:  # removed by a reload while it ran
+                continue
             m.check_success.labels(name).set(1 if outcome.result.ok else 0)
             m.check_duration.labels(name).set(outcome.duration_seconds)
+            for status in Status:
+                m.check_status.labels(name, status.value).set(outcome.result.status is status)
         self.last = result
         self.history.add(
             Entry(
                 time=result.started.isoformat(),
                 trigger=trigger,
-                status="ok" if result.ok else "fail",
+                status=result.status.value,
                 duration_seconds=round(result.duration_seconds, 6),
                 run_id=result.run_id,
                 cause=result.cause,
@@ -246,3 +200,8 @@ class Runner:
                 result.message,
                 extra={"run_id": result.run_id, "trigger": trigger},
             )
+
+
+def _raised(error: Exception, run_id: str) -> CheckResult:
+    log.exception("Check raised", extra={"run_id": run_id}, exc_info=error)
+    return CheckResult(Status.FAIL, RunnerReason.EXCEPTION, f"check raised {error!r}")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Collection
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from exporter.middleware import error_response
-from exporter.web_config import WebConfig
+from exporter.web.middleware import error_response
+from exporter.webconfig.load import WebConfig
 
 REALM = "smoke-test-exporter"
-# Route names (see app.routes) that stay open: liveness says nothing about the checks.
-OPEN_ROUTES = frozenset({"healthy"})
 
 
 def extra_headers(config: WebConfig | None) -> list[Middleware]:
@@ -36,11 +35,13 @@ def extra_headers(config: WebConfig | None) -> list[Middleware]:
     return [add_headers]
 
 
-def basic_auth(config: WebConfig | None) -> list[Middleware]:
-    """A middleware requiring basic_auth_users' credentials on every route but liveness."""
+def basic_auth(config: WebConfig | None, open_routes: Collection[str]) -> list[Middleware]:
+    """A middleware requiring basic_auth_users' credentials on every route but the
+    ``open_routes`` (by route name)."""
     if config is None or config.credentials is None:
         return []
     credentials = config.credentials
+    open_names = frozenset(open_routes)
     # bcrypt is slow on purpose: one check at a time, off the event loop, so a flood of wrong
     # passwords costs one core at most, and remembered credentials never wait behind it.
     one_at_a_time = asyncio.Lock()
@@ -53,7 +54,7 @@ def basic_auth(config: WebConfig | None) -> list[Middleware]:
 
     @web.middleware
     async def require_basic_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.match_info.route.name in OPEN_ROUTES:
+        if request.match_info.route.name in open_names:
             return await handler(request)
         header = request.headers.get(hdrs.AUTHORIZATION)
         if header is None:

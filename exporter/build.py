@@ -1,0 +1,32 @@
+"""Plan -> live parts: each sink and check built by its type's factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from exporter.checks import CHECK_TYPES, CheckDeps
+from exporter.plan import CheckSpec, SinkSpec
+from exporter.run.runner import PlannedCheck
+from exporter.sinks import SINK_TYPES, Sink, SinkDeps
+
+
+def build_sinks(
+    specs: Iterable[SinkSpec], deps: SinkDeps, running: Sequence[tuple[SinkSpec, Sink]] = ()
+) -> list[tuple[SinkSpec, Sink]]:
+    """A sink per spec; one already ``running`` with an equal spec is kept, not rebuilt."""
+    built = []
+    for spec in specs:
+        kept = [sink for old, sink in running if old == spec]
+        sink = kept[0] if kept else SINK_TYPES[spec.type].build(spec.name, spec.options, deps)
+        built.append((spec, sink))
+    return built
+
+
+def build_checks(specs: Iterable[CheckSpec], deps: CheckDeps) -> dict[str, PlannedCheck]:
+    """A check per spec, with its timeout, by name in the config file's order."""
+    return {
+        spec.name: PlannedCheck(
+            CHECK_TYPES[spec.type].build(spec.name, spec.options, deps), spec.timeout_seconds
+        )
+        for spec in specs
+    }

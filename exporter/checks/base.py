@@ -1,0 +1,145 @@
+"""What every check shares: statuses, typed results, the run it belongs to, and its type."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+
+from exporter.logs.pipeline import LogPipeline
+
+OptionsT = TypeVar("OptionsT")
+Schema = dict[str, Any]
+# Connections the shared HTTP client keeps open at once, over every check.
+HTTP_CONNECTIONS = 100
+
+
+class Status(enum.Enum):
+    """A check's verdict. ``warn`` still passes: HTTP 200, check_success 1."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class RunnerReason(enum.Enum):
+    """Reasons the runner gives for any check, whatever its type."""
+
+    TIMEOUT = "timeout"  # no result within the check's timeout
+    EXCEPTION = "exception"  # the check raised
+
+
+@dataclass(frozen=True)
+class Component:
+    """The part a check found at fault: a sink, a URL, a path."""
+
+    kind: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A value the check measured, in base units."""
+
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One of the parts a check looked at (each log sink, say) and what it said."""
+
+    status: Status
+    seconds: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check's verdict: its status and, when not ok, the reason, the component and the error.
+
+    ``detail`` goes into the check's entry of the answer as it is; ``parts`` are listed in the
+    health+json answer under ``{check}:{measurement}``.
+    """
+
+    status: Status
+    reason: enum.Enum | None = None
+    error: str | None = None
+    component: Component | None = None
+    observed: Observed | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    parts: Mapping[str, Part] = field(default_factory=dict)
+    measurement: str = "result"
+
+    @property
+    def ok(self) -> bool:
+        """True unless the check failed: a warning passes."""
+        return self.status is not Status.FAIL
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The run a check belongs to."""
+
+    run_id: str
+    trigger: str
+    deadline: float  # the event loop's time by which the runner stops waiting for the check
+    timeout_seconds: float
+
+
+class Check(Protocol):
+    """A built check: an async function of the run."""
+
+    def __call__(self, run: RunInfo, /) -> Awaitable[CheckResult]:
+        """Look at what the check looks at; report, never raise."""
+
+
+class SharedSession:
+    """The app's one aiohttp.ClientSession, opened and closed by a cleanup_ctx."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open session; a check reaches it at run time, once the app has started."""
+        if self._session is None:
+            raise RuntimeError("the shared HTTP client is not open: the app has not started")
+        return self._session
+
+    async def open(self) -> None:
+        """Open the session, with one connection limit for every check."""
+        connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        self._session = aiohttp.ClientSession(connector=connector)
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+@dataclass(frozen=True)
+class CheckDeps:
+    """What a check may take from the app when it is built."""
+
+    logs: LogPipeline
+    http: SharedSession
+    registry: CollectorRegistry
+
+
+@dataclass(frozen=True)
+class CheckType(Generic[OptionsT]):
+    """One kind of check: its options (a frozen dataclass, read from the config file), how to
+    build one, its fixed set of reasons, and the fields it adds to its answer (JSON Schema
+    properties, for the OpenAPI document)."""
+
+    options: type[OptionsT]
+    build: Callable[[str, OptionsT, CheckDeps], Check]
+    reasons: type[enum.Enum]
+    summary: str
+    detail_schema: Schema = field(default_factory=dict)

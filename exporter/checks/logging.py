@@ -1,0 +1,81 @@
+"""The ``logging`` check: this run's canary written, flushed and read back by every sink."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from exporter.checks.base import (
+    Check,
+    CheckDeps,
+    CheckResult,
+    CheckType,
+    Component,
+    Part,
+    RunInfo,
+    Status,
+)
+from exporter.logs.pipeline import LogPipeline
+from exporter.sinks import Reason
+
+CANARY_MESSAGE = "Smoke test endpoint triggered. Logging is confirmed to be operational."
+# The check stops waiting for its sinks this long before the runner would stop waiting for it,
+# so a silent sink is reported by name rather than as the whole check timing out.
+MAX_LEEWAY_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class LoggingOptions:
+    """``type: logging`` takes no options: it checks every configured sink."""
+
+
+def build(name: str, options: LoggingOptions, deps: CheckDeps) -> Check:
+    """The canary check over the app's log pipeline."""
+    return LoggingCheck(deps.logs)
+
+
+class LoggingCheck:
+    """Every sink wrote, flushed and (for files) read back this run's canary in time."""
+
+    def __init__(self, logs: LogPipeline) -> None:
+        self._logs = logs
+
+    async def __call__(self, run: RunInfo) -> CheckResult:
+        leeway = min(MAX_LEEWAY_SECONDS, run.timeout_seconds / 10)
+        wait = max(0.0, run.deadline - leeway - asyncio.get_running_loop().time())
+        outcomes = await self._logs.deliver_canary(
+            CANARY_MESSAGE,
+            wait,
+            timeout_text=f"{run.timeout_seconds:g}s",
+            run_id=run.run_id,
+            trigger=run.trigger,
+        )
+        sinks = {name: "ok" if outcome.ok else "fail" for name, outcome in outcomes.items()}
+        parts = {
+            name: Part(Status.OK if o.ok else Status.FAIL, o.seconds, o.error)
+            for name, o in outcomes.items()
+        }
+        for name, outcome in outcomes.items():
+            if not outcome.ok:
+                return CheckResult(
+                    Status.FAIL,
+                    reason=outcome.reason,
+                    error=outcome.error,
+                    component=Component("sink", name),
+                    detail={"sinks": sinks, "failed_sink": name},
+                    parts=parts,
+                    measurement="delivery",
+                )
+        return CheckResult(Status.OK, detail={"sinks": sinks}, parts=parts, measurement="delivery")
+
+
+TYPE = CheckType(
+    LoggingOptions,
+    build,
+    Reason,
+    "this run's canary written, flushed and read back by every log sink",
+    {
+        "sinks": {"type": "object", "additionalProperties": {"enum": ["ok", "fail"]}},
+        "failed_sink": {"type": "string"},
+    },
+)

@@ -1,0 +1,1 @@
+"""Runs of the smoke test: the runner, its results and their history."""

@@ -1,0 +1,184 @@
+"""What every log sink shares: canary deliveries, batches of lines, and the Sink base class."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Generic, NamedTuple, TypeVar
+
+from exporter.metrics import Metrics
+
+OptionsT = TypeVar("OptionsT")
+# The ``reason`` label of the dropped-records counter.
+DROP_REASONS = ("queue_full", "rate_limit")
+
+
+class Reason(enum.Enum):
+    """Why a sink failed to deliver: the ``reason`` label of the sink-error counter."""
+
+    WRITE = "write"
+    OPEN = "open"
+    TIMEOUT = "timeout"
+    VERIFY = "verify"
+
+
+@dataclass(frozen=True)
+class SinkOutcome:
+    """What one sink said about one canary."""
+
+    ok: bool
+    reason: Reason | None = None
+    error: str | None = None
+    seconds: float | None = None  # from emitting the canary to this confirmation
+
+
+OK = SinkOutcome(ok=True)
+
+
+class Delivery:
+    """One canary on its way: the sinks that must confirm it, and what each of them said.
+
+    Sinks report from their threads; the results land on the event loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sinks: Iterable[Sink]) -> None:
+        self._loop = loop
+        self._pending = {sink: loop.create_future() for sink in sinks}
+        self.emitted = time.perf_counter()
+
+    def report(self, sink: Sink, outcome: SinkOutcome) -> None:
+        """Record ``sink``'s outcome; safe to call from any thread, late or twice."""
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            self._loop.call_soon_threadsafe(self._settle, sink, outcome)
+
+    def _settle(self, sink: Sink, outcome: SinkOutcome) -> None:
+        future = self._pending.get(sink)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+
+    async def wait(self, seconds: float, timeout_text: str) -> dict[str, SinkOutcome]:
+        """Every sink's outcome by name; a sink silent for ``seconds`` fails with TIMEOUT."""
+        if self._pending:
+            await asyncio.wait(self._pending.values(), timeout=seconds)
+        outcomes = {}
+        for sink, future in self._pending.items():
+            if future.done():
+                outcomes[sink.name] = future.result()
+            else:
+                future.cancel()
+                outcomes[sink.name] = SinkOutcome(
+                    False, Reason.TIMEOUT, f"no confirmation within {timeout_text}"
+                )
+        return outcomes
+
+
+class Line(NamedTuple):
+    """What a sink's queue holds: one formatted JSON line, and the Delivery if it is a canary."""
+
+    text: str
+    delivery: Delivery | None
+
+
+Span = tuple[int, int]  # start and length of one line within a batch's bytes
+
+
+class Batch:
+    """The lines a sink takes at once, as text or as one block of newline-ended bytes."""
+
+    def __init__(self, lines: Sequence[Line]) -> None:
+        self.lines = lines
+
+    @cached_property
+    def encoded(self) -> list[bytes]:
+        """Each line as UTF-8 with its newline."""
+        return [(line.text + "\n").encode("utf-8", "backslashreplace") for line in self.lines]
+
+    @cached_property
+    def data(self) -> bytes:
+        """Every line, joined: one write for the whole batch."""
+        return b"".join(self.encoded)
+
+    @cached_property
+    def canaries(self) -> list[Span]:
+        """Where in ``data`` each canary line lies."""
+        spans: list[Span] = []
+        start = 0
+        for line, chunk in zip(self.lines, self.encoded, strict=True):
+            if line.delivery is not None:
+                spans.append((start, len(chunk)))
+            start += len(chunk)
+        return spans
+
+
+class Sink:
+    """A log sink: takes batches of lines on its own thread and confirms the canaries in them.
+
+    A subclass implements ``deliver``; the base counts errors and reports every canary. Sinks
+    are plain objects, not ``logging.Handler``s: a Handler holds its lock while it writes, and
+    ``logging.shutdown()`` takes every Handler's lock at exit, so one stuck write would hang
+    the process on its way out.
+    """
+
+    def __init__(self, name: str, metrics: Metrics) -> None:
+        self.name = name
+        self._metrics = metrics
+        self._errors = {r: metrics.sink_errors.labels(name, r.value) for r in Reason}
+        self._latency = metrics.log_delivery.labels(name)
+        for drop in DROP_REASONS:
+            metrics.records_dropped.labels(name, drop)
+
+    def remove_series(self) -> None:
+        """Take this sink's series out of the registry: it is no longer configured."""
+        m = self._metrics
+        for reason in Reason:
+            m.sink_errors.remove(self.name, reason.value)
+        for drop in DROP_REASONS:
+            m.records_dropped.remove(self.name, drop)
+        m.log_delivery.remove(self.name)
+
+    def handle(self, lines: Sequence[Line]) -> None:
+        """Deliver a batch of lines and report the outcome to each canary among them."""
+        try:
+            outcome = self.deliver(Batch(lines))
+        except Exception as error:  # noqa: BLE001 - a sink must never kill its thread
+            outcome = SinkOutcome(False, Reason.WRITE, f"unexpected: {error!r}")
+        if outcome.reason is not None:
+            self._errors[outcome.reason].inc(len(lines))
+        for line in lines:
+            if line.delivery is not None:
+                reported = outcome
+                if outcome.ok:
+                    seconds = time.perf_counter() - line.delivery.emitted
+                    self._latency.observe(seconds)
+                    reported = replace(outcome, seconds=seconds)
+                line.delivery.report(self, reported)
+
+    def deliver(self, batch: Batch) -> SinkOutcome:
+        """Send the batch whole; confirm its canaries as far as the sink can (read back)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the sink holds open; called after its thread has ended."""
+
+
+@dataclass(frozen=True)
+class SinkDeps:
+    """What a sink may take from the app when it is built."""
+
+    metrics: Metrics
+    stdout_fd: int
+
+
+@dataclass(frozen=True)
+class SinkType(Generic[OptionsT]):
+    """One kind of sink: its options (a frozen dataclass, read from the config file) and how
+    to build one from them."""
+
+    options: type[OptionsT]
+    build: Callable[[str, OptionsT, SinkDeps], Sink]
+    summary: str

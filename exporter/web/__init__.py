@@ -1,0 +1,1 @@
+"""The HTTP side: handlers, middleware, auth, scraping, health+json, OpenAPI, access log."""

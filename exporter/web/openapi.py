@@ -1,0 +1,266 @@
+"""The OpenAPI 3.1 document of every endpoint, built from the app's real routes, and its handler."""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import Any
+
+from aiohttp import web
+
+from exporter import __version__
+from exporter.checks import CHECK_TYPES, CheckType, RunnerReason, Status
+from exporter.keys import RELOADER, ROUTES
+from exporter.run.history import HISTORY_SIZE
+from exporter.run.results import Trigger
+from exporter.web.middleware import MAX_BODY_BYTES
+from exporter.web.operations import Schema, error, ref
+
+OPENAPI_VERSION = "3.1.0"
+# Built at an app's first request for it and kept until a reload changes its checks.
+_DOCUMENTS: weakref.WeakKeyDictionary[web.Application, bytes] = weakref.WeakKeyDictionary()
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """This exporter's OpenAPI 3.1 document."""
+    body = _DOCUMENTS.get(request.app)
+    if body is None:
+        body = _DOCUMENTS[request.app] = json.dumps(build_document(request.app)).encode()
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
+def forget_document(app: web.Application) -> None:
+    """Build the document anew at the next request: the checks have changed."""
+    _DOCUMENTS.pop(app, None)
+
+
+def build_document(app: web.Application) -> Schema:
+    """Every route of ``app``'s table (GET ones with their HEAD), described by route name."""
+    paths: dict[str, Schema] = {}
+    too_large = {"413": ref("PayloadTooLarge", "responses")}
+    for route in app[ROUTES]:
+        main = route.operation()
+        operations = {route.method.lower(): main}
+        if route.method == "GET":
+            operations["head"] = _as_head(main)
+        path = paths.setdefault(route.path, {})
+        for method, operation in operations.items():
+            responses = {**operation["responses"], **too_large}
+            path[method] = {
+                "operationId": f"{method}_{route.name}",
+                **operation,
+                "responses": responses,
+            }
+    checks = {spec.name: spec.type for spec in app[RELOADER].live.plan.checks}
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "smoke-test-exporter",
+            "version": __version__,
+            "description": "Proves that a service is up and that its logging reaches every sink. "
+            "Every endpoint answers GET and HEAD but /-/reload, which takes POST; any other "
+            "method gets 405 (MethodNotAllowed) and an unknown path 404 (NotFound), both with "
+            "the Error body.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(checks),
+            "headers": {
+                "NoStore": {"required": True, "schema": {"const": "no-store"}},
+                "Allow": {"required": True, "schema": {"type": "string"}},
+            },
+            "responses": {
+                "NotFound": error("No endpoint at this path."),
+                "MethodNotAllowed": error(
+                    "The path does not take this method.",
+                    headers={"Allow": ref("Allow", "headers")},
+                ),
+                "PayloadTooLarge": error(
+                    f"A request body of more than {MAX_BODY_BYTES} bytes, or any chunked one: "
+                    "no endpoint takes a body, and none is read."
+                ),
+            },
+        },
+    }
+
+
+def _as_head(get: Schema) -> Schema:
+    """HEAD answers as GET does, headers and all, without a body."""
+    responses = {
+        status: {key: value for key, value in response.items() if key != "content"}
+        for status, response in get["responses"].items()
+    }
+    return {**get, "responses": responses}
+
+
+def _closed(properties: Schema, *optional: str, **extra: Any) -> Schema:
+    """An object with exactly these properties: all but ``optional`` required, no others."""
+    required = [name for name in properties if name not in optional]
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def _when_failed(then: Schema, otherwise: Schema) -> Schema:
+    """``then`` applies to a failed result (status fail), ``otherwise`` to a passing one."""
+    failed = {"properties": {"status": {"const": "fail"}}, "required": ["status"]}
+    return {"if": failed, "then": then, "else": otherwise}
+
+
+def _only_when_failed(*names: str) -> Schema:
+    """``names`` are present when the status is fail, and absent otherwise."""
+    absent = {"not": {"anyOf": [{"required": [name]} for name in names]}}
+    return _when_failed({"required": list(names)}, absent)
+
+
+def _only_when_not_ok(present: list[str], absent: list[str]) -> Schema:
+    """``present`` are there when the status is warn or fail; ``absent`` are not there when
+    it is ok (the good status of either format)."""
+    good = {"properties": {"status": {"enum": ["ok", "pass"]}}, "required": ["status"]}
+    missing = {"not": {"anyOf": [{"required": [name]} for name in absent]}}
+    return {"if": good, "then": missing, "else": {"required": present}}
+
+
+def _with_status(name: str, *statuses: str) -> Schema:
+    return {"allOf": [ref(name), {"properties": {"status": {"enum": list(statuses)}}}]}
+
+
+def check_schema_name(type_name: str) -> str:
+    """The component schema of a check type's entry: ``logging`` -> ``LoggingCheck``."""
+    return "".join(part.capitalize() for part in type_name.split("_")) + "Check"
+
+
+def _check_schema(check_type: CheckType[object], seconds: Schema) -> Schema:
+    """A check's entry in the answer: the fields every check has, and its type's own."""
+    reasons = [r.value for r in check_type.reasons] + [r.value for r in RunnerReason]
+    common: Schema = {
+        "status": {"enum": [status.value for status in Status]},
+        "duration_seconds": seconds,
+        "observed_value": {"type": "number"},
+        "observed_unit": {"type": "string"},
+        "reason": {"enum": [*reasons, None]},
+        "error": {"type": ["string", "null"]},
+        "component": ref("Component"),
+    }
+    properties = {**common, **check_type.detail_schema}
+    optional = [name for name in properties if name not in ("status", "duration_seconds")]
+    return _closed(
+        properties,
+        *optional,
+        description=check_type.summary,
+        **_only_when_not_ok(["reason", "error"], ["reason", "error", "component"]),
+    )
+
+
+def _schemas(checks: dict[str, str]) -> dict[str, Schema]:
+    """The component schemas; ``checks`` maps each configured check to its type."""
+    seconds = {"type": "number", "minimum": 0}
+    time = {"type": "string", "format": "date-time"}
+    run_id = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+    trigger = {"enum": [trigger.value for trigger in Trigger]}
+    ok_fail = {"enum": [status.value for status in Status]}
+    pass_fail = {"enum": ["pass", "warn", "fail"]}
+    nullable = {"type": ["string", "null"]}
+    entries = {name: ref(check_schema_name(type_name)) for name, type_name in checks.items()}
+    runs = {"type": "array", "maxItems": HISTORY_SIZE}
+    per_type = {
+        check_schema_name(name): _check_schema(check_type, seconds)
+        for name, check_type in CHECK_TYPES.items()
+    }
+    return {
+        **per_type,
+        "Component": _closed(
+            {"kind": {"type": "string"}, "id": {"type": "string"}},
+            description="The part a check found at fault: a sink, a URL, a path.",
+        ),
+        "Reloaded": _closed(
+            {
+                "status": {"const": "ok"},
+                "sinks": {"type": "array", "items": {"type": "string"}},
+                "checks": {"type": "array", "items": {"type": "string"}},
+            }
+        ),
+        "SmokeTest": _closed(
+            {
+                "status": ok_fail,
+                "message": {"type": "string"},
+                "timestamp": time,
+                "run_id": run_id,
+                "trigger": trigger,
+                "duration_seconds": seconds,
+                "checks": _closed(entries),
+                "cached": {"type": "boolean"},
+                "age_seconds": seconds,
+            }
+        ),
+        "SmokeTestPassed": _with_status("SmokeTest", "ok", "warn"),
+        "SmokeTestFailed": _with_status("SmokeTest", "fail"),
+        "Health": _closed(
+            {
+                "status": pass_fail,
+                "version": {"type": "string"},
+                "releaseId": {"type": "string"},
+                "serviceId": {"const": "smoke-test-exporter"},
+                "description": {"type": "string"},
+                "notes": {"type": "array", "items": {"type": "string"}},
+                "checks": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": ref("HealthCheck")},
+                },
+                "output": {"type": "string"},
+            },
+            "output",
+            **_only_when_failed("output"),
+        ),
+        "HealthPassed": _with_status("Health", "pass", "warn"),
+        "HealthFailed": _with_status("Health", "fail"),
+        "HealthCheck": _closed(
+            {
+                "componentId": {"type": "string"},
+                "componentType": {"const": "component"},
+                "observedValue": {"type": ["number", "null"], "minimum": 0},
+                "observedUnit": {"const": "s"},
+                "status": pass_fail,
+                "time": time,
+                "output": nullable,
+            },
+            "output",
+            **_only_when_not_ok(["output"], ["output"]),
+        ),
+        "HistoryEntry": _closed(
+            {
+                "time": time,
+                "trigger": trigger,
+                "status": ok_fail,
+                "duration_seconds": seconds,
+                "run_id": run_id,
+                "cause": nullable,
+            },
+            **_when_failed(
+                {"properties": {"cause": {"type": "string"}}},
+                {"properties": {"cause": {"type": "null"}}},
+            ),
+        ),
+        "History": _closed(
+            {
+                "runs": {**runs, "items": ref("HistoryEntry")},
+                "failures": {**runs, "items": _with_status("HistoryEntry", "fail")},
+            }
+        ),
+        "Error": _closed(
+            {
+                "status": {"type": "integer"},
+                "error": {"type": "string"},
+                "message": {"type": "string"},
+            }
+        ),
+        "OpenApi": {
+            "type": "object",
+            "properties": {"openapi": {"const": OPENAPI_VERSION}},
+            "required": ["openapi", "info", "paths"],
+        },
+    }
