@@ -220,10 +220,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SystemExit as done:  # --help and --version print and stop here
         return int(done.code or 0)
 
+    from exporter.config_file import ConfigError, load_plan  # noqa: PLC0415 - keeps --help fast
     from exporter.server import serve  # noqa: PLC0415
-    from exporter.sinks.file import probe_log_file  # noqa: PLC0415 - keeps --help fast
+    from exporter.sinks.file import probe_log_file  # noqa: PLC0415
     from exporter.webconfig.load import load_web_config  # noqa: PLC0415
 
+    try:
+        load_plan(settings)
+    except ConfigError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     web_config = None
     if settings.web_config_file is not None:
         try:

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from exporter import server as exporter_server
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
 from exporter.keys import RUNNER
@@ -114,3 +115,23 @@ async def start_exporter(
         await exporter.client.close()  # stops the sink threads before their fds go away
         for fd in exporter.fds:
             os.close(fd)
+
+
+@dataclass
+class FakeServe:
+    """Stands in for exporter.server.serve: records the Settings instead of binding a port."""
+
+    code: int
+    calls: list[Settings]
+
+    async def __call__(self, settings: Settings, web_config: object = None) -> int:
+        self.calls.append(settings)
+        return self.code
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> FakeServe:
+    """main() imports serve when it runs, so a bad-flag test that parsed fine fails, not hangs."""
+    fake = FakeServe(code=0, calls=[])
+    monkeypatch.setattr(exporter_server, "serve", fake)
+    return fake

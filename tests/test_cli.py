@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-import exporter.server
 from exporter import __version__
 from exporter.cli import OPTIONS, UsageError, main, parse_settings
 from exporter.config import DEFAULT_MESSAGE, ListenAddress, LogLevel, Settings
+from tests.conftest import FakeServe
 
 PROG_ERROR = "smoke-test-exporter: error: "
 
@@ -316,26 +316,6 @@ def test_bad_flag_value_names_the_flag(flag: str, text: str, message: str) -> No
 
 
 # --- main() ---------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeServe:
-    """Stands in for exporter.server.serve: records the Settings instead of binding a port."""
-
-    code: int
-    calls: list[Settings]
-
-    async def __call__(self, settings: Settings, web_config: object = None) -> int:
-        self.calls.append(settings)
-        return self.code
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> FakeServe:
-    """main() imports serve when it runs, so a bad-flag test that parsed fine fails, not hangs."""
-    fake = FakeServe(code=0, calls=[])
-    monkeypatch.setattr(exporter.server, "serve", fake)
-    return fake
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,135 @@
+"""Reload: a good file swaps checks and sinks between runs; a bad one changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from exporter.keys import LOGS
+from tests.conftest import Exporter, StartExporter, json_lines
+
+FIRST = """
+sinks:
+  - {name: stdout, type: stdout}
+  - {name: extra, type: file, path: extra.log}
+checks:
+  - {name: logging, type: logging}
+"""
+SECOND = """
+sinks:
+  - {name: stdout, type: stdout}
+  - {name: other, type: file, path: other.log}
+checks:
+  - {name: logs, type: logging, timeout: 500ms}
+  - {name: logging, type: logging}
+"""
+
+
+async def reload(exporter: Exporter) -> tuple[int, dict[str, Any]]:
+    async with exporter.client.post("/-/reload") as response:
+        assert response.headers["Cache-Control"] == "no-store"
+        return response.status, await response.json()
+
+
+def series(exporter: Exporter, name: str, label: str) -> set[str]:
+    """The values of ``label`` among ``name``'s samples."""
+    return {
+        sample.labels[label]
+        for family in exporter.registry.collect()
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_a_good_file_swaps_checks_and_sinks_and_their_series(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(FIRST)
+    exporter = await start_exporter(config_file=path)
+    stdout_sink = exporter.app[LOGS].sinks[0]
+    before = exporter.sample("smoke_test_exporter_config_last_reload_success_timestamp_seconds")
+    path.write_text(SECOND)
+    assert await reload(exporter) == (
+        200,
+        {"status": "ok", "sinks": ["stdout", "other", "file"], "checks": ["logs", "logging"]},
+    )
+    # The staying stdout sink is the very same object: its queue and thread were kept.
+    assert exporter.app[LOGS].sinks[0] is stdout_sink
+    assert [s.name for s in exporter.app[LOGS].sinks] == ["stdout", "other", "file"]
+    assert series(exporter, "smoke_test_check_success", "check") == {"logs", "logging"}
+    assert exporter.sample("smoke_test_check_success", check="logs") == 0  # new, at 0
+    assert series(exporter, "smoke_test_log_sink_errors_total", "sink") == {
+        "stdout",
+        "other",
+        "file",
+    }
+    assert "extra" not in series(exporter, "smoke_test_log_delivery_seconds_count", "sink")
+    assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 1
+    after = exporter.sample("smoke_test_exporter_config_last_reload_success_timestamp_seconds")
+    assert after >= before
+    status, body = await exporter.smoke()
+    assert status == 200
+    assert list(body["checks"]) == ["logs", "logging"]
+    assert body["checks"]["logging"]["sinks"] == {"stdout": "ok", "other": "ok", "file": "ok"}
+    assert body["run_id"] in {line.get("run_id") for line in json_lines(tmp_path / "other.log")}
+    # The removed sink got the lines queued before the swap and none after.
+    assert body["run_id"] not in {line.get("run_id") for line in json_lines(tmp_path / "extra.log")}
+
+
+async def test_a_bad_file_keeps_the_running_config_and_says_why(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(FIRST)
+    exporter = await start_exporter(config_file=path)
+    path.write_text("checks: [{name: logging, type: logging, timeout: fast}]\n")
+    error = (
+        f"--config.file: {path}: checks[0].timeout: 'fast' is not a duration: "
+        "write it as 500ms, 2s, 1m or 1h30m"
+    )
+    assert await reload(exporter) == (
+        400,
+        {"status": 400, "error": "Bad Request", "message": error},
+    )
+    assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 0
+    warnings = [line for line in exporter.stdout_lines() if line["level"] == "WARNING"]
+    assert [(w["logger"], w["message"]) for w in warnings] == [("exporter.reload", error)]
+    status, body = await exporter.smoke()
+    assert status == 200
+    assert body["checks"]["logging"]["sinks"] == {"stdout": "ok", "extra": "ok", "file": "ok"}
+    path.write_text(FIRST)
+    assert (await reload(exporter))[0] == 200
+    assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 1
+
+
+async def test_reload_without_a_config_file_keeps_the_flags_plan(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    assert await reload(exporter) == (
+        200,
+        {"status": "ok", "sinks": ["stdout", "file"], "checks": ["logging"]},
+    )
+    status, body = await exporter.smoke()
+    assert (status, body["checks"]["logging"]["sinks"]) == (200, {"stdout": "ok", "file": "ok"})
+
+
+async def test_the_openapi_document_follows_the_reloaded_checks(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(FIRST)
+    exporter = await start_exporter(config_file=path)
+
+    async def documented_checks() -> set[str]:
+        async with exporter.client.get("/openapi.json") as response:
+            document = await response.json()
+        return set(
+            document["components"]["schemas"]["SmokeTest"]["properties"]["checks"]["properties"]
+        )
+
+    assert await documented_checks() == {"logging"}
+    path.write_text(SECOND)
+    assert (await reload(exporter))[0] == 200
+    assert await documented_checks() == {"logs", "logging"}
