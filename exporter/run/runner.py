@@ -169,8 +169,6 @@ class Runner:
         m.last_run.set(now)
         m.success.set(1 if result.ok else 0)
         for name, outcome in result.checks.items():
-            if name not in self._checks:  # removed by a reload while it ran
-                continue
             m.check_success.labels(name).set(1 if outcome.result.ok else 0)
             m.check_duration.labels(name).set(outcome.duration_seconds)
             for status in Status:
