@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from exporter.checks import Check, CheckResult, RunInfo, RunnerReason, Status
 from exporter.metrics import Metrics
+from exporter.run.cutoff import CutOff, within
 from exporter.run.history import Entry, History
 from exporter.run.results import Answer, CheckOutcome, RunResult, Trigger
 
@@ -150,14 +151,10 @@ class Runner:
         deadline = asyncio.get_running_loop().time() + timeout
         run = RunInfo(run_id, trigger.value, deadline, timeout)
         try:
-            async with asyncio.timeout_at(deadline) as limit:
-                result = await planned.check(run)
-        except TimeoutError as error:
-            if not limit.expired():  # the check's own TimeoutError, not ours
-                result = _raised(error, run_id)
-            else:
-                error_text = f"no result within {timeout:g}s"
-                result = CheckResult(Status.FAIL, RunnerReason.TIMEOUT, error_text)
+            result = await within(planned.check(run), deadline)
+        except CutOff:
+            error_text = f"no result within {timeout:g}s"
+            result = CheckResult(Status.FAIL, RunnerReason.TIMEOUT, error_text)
         except Exception as error:  # noqa: BLE001 - a broken check is a failed check
             result = _raised(error, run_id)
         return CheckOutcome(result, time.perf_counter() - t0)

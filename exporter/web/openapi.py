@@ -136,7 +136,10 @@ def check_schema_name(type_name: str) -> str:
 
 def _check_schema(check_type: CheckType[object], seconds: Schema) -> Schema:
     """A check's entry in the answer: the fields every check has, and its type's own."""
-    reasons = [r.value for r in check_type.reasons] + [r.value for r in RunnerReason]
+    # The type's own reasons, then the runner's (a type may share one, as logging's timeout).
+    reasons = list(
+        dict.fromkeys([*(r.value for r in check_type.reasons), *(r.value for r in RunnerReason)])
+    )
     common: Schema = {
         "status": {"enum": [status.value for status in Status]},
         "duration_seconds": seconds,
