@@ -73,7 +73,7 @@ def route_table(telemetry_path: str) -> tuple[Route, ...]:
             "reload",
             handlers.reload,
             operations.reload,
-            link="reload --config.file (POST)",
+            link="reload --config.file",
         ),
         Route("GET", "/openapi.json", "openapi", openapi_json, operations.openapi),
     )
