@@ -50,7 +50,9 @@ def load_options(
     """An instance of the dataclass ``cls`` from ``data``: every key known, every required one
     present, every value of its field's type. ``where`` prefixes each key in errors, which
     name ``also`` among the known keys; relative paths are taken from ``directory``."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r}: options are a dataclass")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
