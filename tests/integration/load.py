@@ -234,6 +234,20 @@ def open_fds(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
 
+def established(port: int) -> int:
+    """Server-side TCP connections of the process listening on ``port`` (IPv4 loopback)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    # Columns: sl, local address (hex ip:port), remote address, state (01 is ESTABLISHED).
+    # A set: the kernel writes the table in pieces, and a row can appear twice in one read.
+    return len(
+        {
+            (cols[1], cols[2])
+            for row in rows
+            if (cols := row.split()) and int(cols[1].split(":")[1], 16) == port and cols[3] == "01"
+        }
+    )
+
+
 def ensure_fd_limit(needed: int) -> None:
     """Raise this process's soft descriptor limit (children inherit it) to ``needed``."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
