@@ -22,9 +22,7 @@ EXTRA = {"remote": "127.0.0.1", "method": "GET", "path": "/metrics", "status": 2
 def pipeline_records_per_second(records: int) -> float:
     """JSON records a second through our queue to a file, until every one is written."""
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = create_metrics(
-            CollectorRegistry(), triggers=[], checks=[], handlers=[], interval_seconds=0
-        )
+        metrics = create_metrics(CollectorRegistry(), triggers=[], handlers=[], interval_seconds=0)
         sink = FileSink("file", Path(tmp) / "queue.log", metrics)
         pipeline = LogPipeline([sink], metrics, LogLevel.INFO, queue_size=records + 1)
         log = logging.getLogger("bench.queue")

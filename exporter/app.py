@@ -70,7 +70,6 @@ def create_app(
     metrics = create_metrics(
         registry,
         triggers=[trigger.value for trigger in Trigger],
-        checks=[spec.name for spec in plan.checks],
         handlers=[route.name for route in table] + [OTHER],
         interval_seconds=settings.interval_seconds,
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from exporter.checks import CHECK_TYPES, CheckDeps
 from exporter.plan import CheckSpec, SinkSpec
+from exporter.run.check_series import Shape
 from exporter.run.runner import PlannedCheck
 from exporter.sinks import SINK_TYPES, Sink, SinkDeps
 
@@ -24,9 +25,12 @@ def build_sinks(
 
 def build_checks(specs: Iterable[CheckSpec], deps: CheckDeps) -> dict[str, PlannedCheck]:
     """A check per spec, with its timeout, by name in the config file's order."""
-    return {
-        spec.name: PlannedCheck(
-            CHECK_TYPES[spec.type].build(spec.name, spec.options, deps), spec.timeout_seconds
+    planned = {}
+    for spec in specs:
+        check_type = CHECK_TYPES[spec.type]
+        planned[spec.name] = PlannedCheck(
+            check_type.build(spec.name, spec.options, deps),
+            spec.timeout_seconds,
+            Shape(check_type.reason_values, observes=check_type.unit is not None),
         )
-        for spec in specs
-    }
+    return planned

@@ -19,6 +19,7 @@ from prometheus_client import (
 )
 
 from exporter import __version__
+from exporter.run.check_series import CheckSeries
 
 # From 100 µs to 5 s: a healthy run takes about a millisecond, a stuck sink up to the timeout.
 DURATION_BUCKETS = (
@@ -40,8 +41,6 @@ DURATION_BUCKETS = (
 )
 # Few buckets: one histogram per route, each created at start-up. Probes time out at 1 s.
 HTTP_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5)
-# The ``status`` label of smoke_test_check_status: a check's status enum, by value.
-CHECK_STATUSES = ("ok", "warn", "fail")
 
 
 def _running_tasks() -> float:
@@ -86,9 +85,7 @@ class Metrics:
     runs: Counter
     failures: Counter
     duration: Histogram
-    check_success: Gauge
-    check_duration: Gauge
-    check_status: Gauge
+    checks: CheckSeries
     sink_errors: Counter
     records_dropped: Counter
     log_delivery: Histogram
@@ -98,26 +95,11 @@ class Metrics:
     reload_ok: Gauge
     reload_time: Gauge
 
-    def add_check(self, check: str) -> None:
-        """Create a check's series at 0."""
-        self.check_success.labels(check)
-        self.check_duration.labels(check)
-        for status in CHECK_STATUSES:
-            self.check_status.labels(check, status)
-
-    def remove_check(self, check: str) -> None:
-        """Take a check that is no longer configured out of the registry."""
-        self.check_success.remove(check)
-        self.check_duration.remove(check)
-        for status in CHECK_STATUSES:
-            self.check_status.remove(check, status)
-
 
 def create_metrics(
     registry: CollectorRegistry,
     *,
     triggers: Iterable[str],
-    checks: Iterable[str],
     handlers: Iterable[str],
     interval_seconds: float,
 ) -> Metrics:
@@ -169,24 +151,7 @@ def create_metrics(
             buckets=DURATION_BUCKETS,
             registry=registry,
         ),
-        check_success=Gauge(
-            p + "check_success",
-            "1 if the check passed in the last run, else 0.",
-            ["check"],
-            registry=registry,
-        ),
-        check_duration=Gauge(
-            p + "check_duration_seconds",
-            "Duration of the check in the last run.",
-            ["check"],
-            registry=registry,
-        ),
-        check_status=Gauge(
-            p + "check_status",
-            "1 for the check's status in the last run (ok, warn or fail), 0 for the others.",
-            ["check", "status"],
-            registry=registry,
-        ),
+        checks=CheckSeries(registry),
         sink_errors=Counter(
             p + "log_sink_errors",
             "Log records a sink failed to deliver, by sink and reason.",
@@ -226,8 +191,6 @@ def create_metrics(
     for trigger in triggers:
         metrics.runs.labels(trigger)
         metrics.failures.labels(trigger)
-    for check in checks:
-        metrics.add_check(check)
     for handler in handlers:
         metrics.http_duration.labels(handler)
     Gauge(

@@ -153,7 +153,7 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
     tmp_path: Path,
 ) -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], checks=[], handlers=[], interval_seconds=0)
+    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
     with stuck_pipe() as pipe:
         sinks = [
             StreamSink("stdout", pipe.write_fd, metrics),
@@ -210,7 +210,7 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
 
 async def test_stop_gives_up_on_a_stuck_sink_within_the_bound(tmp_path: Path) -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], checks=[], handlers=[], interval_seconds=0)
+    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
     with stuck_pipe() as pipe:
         pipeline = LogPipeline(
             [StreamSink("stdout", pipe.write_fd, metrics)], metrics, LogLevel.INFO

@@ -59,7 +59,7 @@ def without_pytest_log_capture() -> Iterator[None]:
 
 async def test_stuck_sink_keeps_memory_bounded_counts_drops_and_fails_the_canary_at_once() -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], checks=[], handlers=[], interval_seconds=0)
+    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
 
     def sample(name: str, reason: str) -> float | None:
         return registry.get_sample_value(name, {"sink": "stdout", "reason": reason})

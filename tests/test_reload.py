@@ -49,6 +49,12 @@ async def test_a_good_file_swaps_checks_and_sinks_and_their_series(
     exporter = await start_exporter(config_file=path)
     stdout_sink = exporter.app[LOGS].sinks[0]
     before = exporter.sample("smoke_test_exporter_config_last_reload_success_timestamp_seconds")
+    path.write_text(
+        FIRST.replace("- {name: logging, type: logging}", "- {name: gone, type: logging}")
+    )
+    assert (await reload(exporter))[0] == 200
+    assert series(exporter, "smoke_test_check_failures_total", "check") == {"gone"}
+    assert series(exporter, "smoke_test_check_status", "check") == {"gone"}
     path.write_text(SECOND)
     assert await reload(exporter) == (
         200,
@@ -59,6 +65,8 @@ async def test_a_good_file_swaps_checks_and_sinks_and_their_series(
     assert [s.name for s in exporter.app[LOGS].sinks] == ["stdout", "other", "file"]
     assert series(exporter, "smoke_test_check_success", "check") == {"logs", "logging"}
     assert exporter.sample("smoke_test_check_success", check="logs") == 0  # new, at 0
+    assert series(exporter, "smoke_test_check_failures_total", "check") == {"logs", "logging"}
+    assert exporter.sample("smoke_test_check_failures_total", check="logs", reason="open") == 0
     assert series(exporter, "smoke_test_log_sink_errors_total", "sink") == {
         "stdout",
         "other",

@@ -28,6 +28,11 @@ def test_check_types_are_registered_by_name() -> None:
     assert list(CHECK_TYPES) == ["logging"]
 
 
+def test_a_result_that_is_not_ok_names_its_reason() -> None:
+    with pytest.raises(ValueError, match=r"^a warn result names its reason$"):
+        CheckResult(Status.WARN, error="slow")
+
+
 def make_runner(
     checks: dict[str, Check], timeout_seconds: float = 1.0
 ) -> tuple[Runner, CollectorRegistry]:
@@ -35,7 +40,6 @@ def make_runner(
     metrics = create_metrics(
         registry,
         triggers=[t.value for t in Trigger],
-        checks=checks,
         handlers=[],
         interval_seconds=0,
     )
@@ -123,6 +127,15 @@ async def test_a_hung_check_fails_with_timeout_inside_its_timeout_while_the_othe
     assert body["checks"]["healthy"]["status"] == "ok"
     assert registry.get_sample_value("smoke_test_check_success", {"check": "hung"}) == 0
     assert registry.get_sample_value("smoke_test_check_success", {"check": "healthy"}) == 1
+    failures = "smoke_test_check_failures_total"
+    for check, reason, count in (
+        ("hung", "timeout", 1),
+        ("hung", "exception", 0),
+        ("healthy", "timeout", 0),
+        ("healthy", "exception", 0),
+    ):
+        labels = {"check": check, "reason": reason}
+        assert registry.get_sample_value(failures, labels) == count, labels
     assert (
         registry.get_sample_value("smoke_test_check_status", {"check": "hung", "status": "fail"})
         == 1

@@ -75,6 +75,10 @@ class CheckResult:
     parts: Mapping[str, Part] = field(default_factory=dict)
     measurement: str = "result"
 
+    def __post_init__(self) -> None:
+        if self.status is not Status.OK and self.reason is None:
+            raise ValueError(f"a {self.status.value} result names its reason")
+
     @property
     def ok(self) -> bool:
         """True unless the check failed: a warning passes."""
@@ -143,3 +147,10 @@ class CheckType(Generic[OptionsT]):
     reasons: type[enum.Enum]
     summary: str
     detail_schema: Schema = field(default_factory=dict)
+    unit: str | None = None  # of the value it observes, if it observes one
+
+    @property
+    def reason_values(self) -> tuple[str, ...]:
+        """Its own reasons, then the runner's (one it shares, as logging's timeout, once)."""
+        own = (str(r.value) for r in self.reasons)
+        return tuple(dict.fromkeys([*own, *(r.value for r in RunnerReason)]))

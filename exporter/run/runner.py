@@ -15,11 +15,16 @@ from datetime import UTC, datetime
 
 from exporter.checks import Check, CheckResult, RunInfo, RunnerReason, Status
 from exporter.metrics import Metrics
+from exporter.run.check_series import Shape
 from exporter.run.cutoff import CutOff, within
 from exporter.run.history import Entry, History
 from exporter.run.results import Answer, CheckOutcome, RunResult, Trigger
 
 log = logging.getLogger("exporter.run.runner")
+
+
+# The series of a check that names no reasons of its own: the runner's, and no observed value.
+RUNNER_ONLY = Shape(tuple(r.value for r in RunnerReason), observes=False)
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class PlannedCheck:
 
     check: Check
     timeout_seconds: float
+    shape: Shape = RUNNER_ONLY
 
 
 class Runner:
@@ -45,6 +51,8 @@ class Runner:
     ) -> None:
         self._checks = dict(checks)
         self._metrics = metrics
+        for name, planned in self._checks.items():
+            metrics.checks.add(name, planned.shape)
         self._between_runs = asyncio.Lock()
         self._interval = interval_seconds
         self._message = message
@@ -104,10 +112,12 @@ class Runner:
     def set_checks(self, checks: Mapping[str, PlannedCheck]) -> None:
         """Run ``checks`` from the next run on (call inside ``between_runs``): the series of
         checks no longer named leave the registry, new ones start at 0."""
-        for name in self._checks.keys() - checks.keys():
-            self._metrics.remove_check(name)
-        for name in checks.keys() - self._checks.keys():
-            self._metrics.add_check(name)
+        for name, planned in self._checks.items():
+            if name not in checks or checks[name].shape != planned.shape:
+                self._metrics.checks.remove(name)
+        for name, planned in checks.items():
+            if name not in self._checks or self._checks[name].shape != planned.shape:
+                self._metrics.checks.add(name, planned.shape)
         self._checks = dict(checks)
 
     async def close(self) -> None:
@@ -166,10 +176,7 @@ class Runner:
         m.last_run.set(now)
         m.success.set(1 if result.ok else 0)
         for name, outcome in result.checks.items():
-            m.check_success.labels(name).set(1 if outcome.result.ok else 0)
-            m.check_duration.labels(name).set(outcome.duration_seconds)
-            for status in Status:
-                m.check_status.labels(name, status.value).set(outcome.result.status is status)
+            m.checks.record(name, outcome.result, outcome.duration_seconds)
         self.last = result
         self.history.add(
             Entry(

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from exporter import __version__
-from exporter.checks import CHECK_TYPES, CheckType, RunnerReason, Status
+from exporter.checks import CHECK_TYPES, CheckType, Status
 from exporter.keys import RELOADER, ROUTES
 from exporter.run.history import HISTORY_SIZE
 from exporter.run.results import Trigger
@@ -136,10 +136,7 @@ def check_schema_name(type_name: str) -> str:
 
 def _check_schema(check_type: CheckType[object], seconds: Schema) -> Schema:
     """A check's entry in the answer: the fields every check has, and its type's own."""
-    # The type's own reasons, then the runner's (a type may share one, as logging's timeout).
-    reasons = list(
-        dict.fromkeys([*(r.value for r in check_type.reasons), *(r.value for r in RunnerReason)])
-    )
+    reasons = list(check_type.reason_values)
     common: Schema = {
         "status": {"enum": [status.value for status in Status]},
         "duration_seconds": seconds,

@@ -1,0 +1,107 @@
+"""Each check's series: success, status, duration, failures by reason, the observed value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+if TYPE_CHECKING:  # at run time the checks import the log pipeline, which imports the metrics
+    from exporter.checks import CheckResult
+
+P = "smoke_test_check_"
+# The ``status`` label: exporter.checks.Status, by value.
+STATUSES = ("ok", "warn", "fail")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What series a check has: its reasons (each a failure series at 0), and whether it
+    observes a value."""
+
+    reasons: tuple[str, ...]
+    observes: bool
+
+
+class CheckSeries:
+    """The per-check metrics on one registry; a check's series exist while it is configured."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.success = Gauge(
+            P + "success",
+            "1 if the check passed in the last run (a warning passes), else 0.",
+            ["check"],
+            registry=registry,
+        )
+        self.duration = Gauge(
+            P + "duration_seconds",
+            "Duration of the check in the last run.",
+            ["check"],
+            registry=registry,
+        )
+        self.status = Gauge(
+            P + "status",
+            "1 for the check's status in the last run (ok, warn or fail), 0 for the others.",
+            ["check", "status"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            P + "failures",
+            "Runs in which the check failed, by reason.",
+            ["check", "reason"],
+            registry=registry,
+        )
+        self.observed = Gauge(
+            P + "observed_value",
+            "The value the check measured in the last run, in its base unit (the README "
+            "names it per check type).",
+            ["check"],
+            registry=registry,
+        )
+        self._shapes: dict[str, Shape] = {}
+
+    def add(self, check: str, shape: Shape) -> None:
+        """Create the check's series at 0."""
+        self._shapes[check] = shape
+        self.success.labels(check)
+        self.duration.labels(check)
+        for status in STATUSES:
+            self.status.labels(check, status)
+        for reason in shape.reasons:
+            self.failures.labels(check, reason)
+        if shape.observes:
+            self.observed.labels(check)
+
+    def remove(self, check: str) -> None:
+        """Take the series of a check that is no longer configured out of the registry."""
+        shape = self._shapes.pop(check)
+        self.success.remove(check)
+        self.duration.remove(check)
+        for status in STATUSES:
+            self.status.remove(check, status)
+        for _, reason in self._failure_labels(check):
+            self.failures.remove(check, reason)
+        if shape.observes:
+            self.observed.remove(check)
+
+    def _failure_labels(self, check: str) -> Iterable[tuple[str, str]]:
+        """Every (check, reason) failure series of ``check``, the unforeseen ones too."""
+        return [
+            (sample.labels["check"], sample.labels["reason"])
+            for family in self.failures.collect()
+            for sample in family.samples
+            if sample.labels.get("check") == check and sample.name.endswith("_total")
+        ]
+
+    def record(self, check: str, result: CheckResult, seconds: float) -> None:
+        """The check's outcome in a finished run."""
+        self.success.labels(check).set(1 if result.ok else 0)
+        self.duration.labels(check).set(seconds)
+        for status in STATUSES:
+            self.status.labels(check, status).set(result.status.value == status)
+        if result.status.value == "fail" and result.reason is not None:
+            self.failures.labels(check, str(result.reason.value)).inc()
+        if result.observed is not None:
+            self.observed.labels(check).set(result.observed.value)
