@@ -31,6 +31,16 @@ class OptionError(ValueError):
         self.problem = problem
 
 
+class Invalid(ValueError):
+    """Raised by an options dataclass's ``__post_init__``: ``key`` (relative to the options;
+    empty for the whole entry) cannot take its value with the others."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+
 def parse_duration(text: str) -> float:
     """Seconds in a Prometheus duration such as 500ms, 2s or 1h30m; ValueError if not one."""
     match = DURATION.fullmatch(text)
@@ -65,7 +75,10 @@ def load_options(
             values[name] = convert(hints[name], data[name], key, directory)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise OptionError(key, "missing: this key is required")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except Invalid as error:
+        raise OptionError(_join(where, error.key) if error.key else where, error.problem) from None
 
 
 def _join(where: str, key: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -64,6 +65,17 @@ class Exporter:
 
     def file_lines(self) -> list[dict[str, Any]]:
         return json_lines(self.log_path)
+
+    async def until_line(
+        self, lines: Callable[[], list[dict[str, Any]]], wanted: Callable[[dict[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
+        """``lines()`` once one of them is ``wanted``: sink threads write after the answer."""
+        for _ in range(200):
+            found = lines()
+            if any(wanted(line) for line in found):
+                return found
+            await asyncio.sleep(0.01)
+        raise AssertionError("the line never reached the sink")
 
 
 StartExporter = Callable[..., Awaitable[Exporter]]

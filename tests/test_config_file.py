@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter.checks.disk import DiskOptions
 from exporter.checks.logging import LoggingOptions
 from exporter.cli import main
 from exporter.config import Settings
@@ -60,7 +61,22 @@ def test_the_example_file_loads_with_every_key(tmp_path: Path) -> None:
                 "app-log", "file", FileOptions(Path("/var/log/smoke-test-exporter/exporter.log"))
             ),
         ),
-        (CheckSpec("logging", "logging", 2.0, LoggingOptions()),),
+        (
+            CheckSpec("logging", "logging", 2.0, LoggingOptions()),
+            CheckSpec(
+                "log-disk",
+                "disk",
+                5.0,
+                DiskOptions(
+                    Path("/var/log/smoke-test-exporter"),
+                    min_free_bytes=104857600,
+                    min_free_ratio=0.05,
+                    warn_free_bytes=1073741824,
+                    warn_free_ratio=0.1,
+                    writable=True,
+                ),
+            ),
+        ),
     )
 
 
@@ -140,7 +156,7 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks: [{name: ping, type: icmp}]\n",
-            "checks[0].type: unknown type 'icmp' (known: logging)",
+            "checks[0].type: unknown type 'icmp' (known: logging, disk)",
             id="unknown-check-type",
         ),
         pytest.param(

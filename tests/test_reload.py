@@ -101,7 +101,10 @@ async def test_a_bad_file_keeps_the_running_config_and_says_why(
         {"status": 400, "error": "Bad Request", "message": error},
     )
     assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 0
-    warnings = [line for line in exporter.stdout_lines() if line["level"] == "WARNING"]
+    written = await exporter.until_line(
+        exporter.stdout_lines, lambda line: line["message"] == error
+    )
+    warnings = [line for line in written if line["level"] == "WARNING"]
     assert [(w["logger"], w["message"]) for w in warnings] == [("exporter.reload", error)]
     status, body = await exporter.smoke()
     assert status == 200
