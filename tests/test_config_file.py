@@ -9,9 +9,11 @@ import pytest
 
 from exporter.checks.disk import DiskOptions
 from exporter.checks.logging import LoggingOptions
+from exporter.checks.tcp import TcpOptions
 from exporter.cli import main
 from exporter.config import Settings
 from exporter.config_file import ConfigError, load_plan
+from exporter.options import Seconds
 from exporter.plan import CheckSpec, Plan, SinkSpec, default_plan
 from exporter.sinks.file import FileOptions
 from exporter.sinks.stream import StdoutOptions
@@ -75,6 +77,12 @@ def test_the_example_file_loads_with_every_key(tmp_path: Path) -> None:
                     warn_free_ratio=0.1,
                     writable=True,
                 ),
+            ),
+            CheckSpec(
+                "database",
+                "tcp",
+                1.0,
+                TcpOptions("127.0.0.1:5432", warn_after=Seconds(0.25)),
             ),
         ),
     )
@@ -156,7 +164,7 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks: [{name: ping, type: icmp}]\n",
-            "checks[0].type: unknown type 'icmp' (known: logging, disk)",
+            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp)",
             id="unknown-check-type",
         ),
         pytest.param(

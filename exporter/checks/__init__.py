@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.checks import disk, logging
+from exporter.checks import disk, logging, tcp
 from exporter.checks.base import (
     Check,
     CheckDeps,
@@ -23,6 +23,7 @@ from exporter.checks.base import (
 CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "logging": logging.TYPE,
     "disk": disk.TYPE,
+    "tcp": tcp.TYPE,
 }
 
 __all__ = [

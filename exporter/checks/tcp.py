@@ -1,0 +1,175 @@
+"""The ``tcp`` check: an address resolves, takes a connection, and answers a banner exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import re
+import socket
+import time
+from dataclasses import dataclass
+
+from exporter.checks.base import (
+    Check,
+    CheckDeps,
+    CheckResult,
+    CheckType,
+    Component,
+    Observed,
+    RunInfo,
+    Status,
+)
+from exporter.config import parse_listen_address
+from exporter.options import Invalid, Seconds
+
+# The most a banner exchange reads while it looks for expect_regex.
+MAX_BANNER_BYTES = 64 * 1024
+# The check gives up this long before the runner would, so it can say which step was slow.
+MAX_LEEWAY_SECONDS = 0.05
+
+
+class TcpReason(enum.Enum):
+    """Why a tcp check is not ok."""
+
+    RESOLVE = "resolve"  # the host name has no address
+    CONNECT = "connect"  # the connection was refused or failed
+    TIMEOUT = "timeout"  # no connection or banner in time; or, as a warning, a slow connect
+    BANNER = "banner"  # the answer did not match expect_regex
+
+
+@dataclass(frozen=True)
+class TcpOptions:
+    """``type: tcp``: where to connect, an optional exchange, and when a connect is slow."""
+
+    address: str
+    send: str | None = None
+    expect_regex: str | None = None
+    warn_after: Seconds | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            parsed = parse_listen_address(self.address)
+        except ValueError as error:
+            raise Invalid("address", str(error)) from None
+        if parsed.host is None or parsed.port == 0:
+            raise Invalid("address", f"{self.address!r} needs a host and a port, as db:5432")
+        if self.expect_regex is not None:
+            try:
+                re.compile(self.expect_regex.encode())
+            except re.error as error:
+                raise Invalid("expect_regex", f"not a regular expression: {error}") from None
+
+
+@dataclass
+class _Probe:
+    """How far one probe got: its step, the connect time, what was wrong with the banner."""
+
+    step: str = "resolve"
+    connected: float | None = None
+    problem: str | None = None
+
+
+def build(name: str, options: TcpOptions, deps: CheckDeps) -> Check:
+    """A check of one TCP address."""
+    return TcpCheck(options)
+
+
+class TcpCheck:
+    """Resolves, connects, then sends and reads as configured; every step within the deadline."""
+
+    def __init__(self, options: TcpOptions) -> None:
+        self._options = options
+        target = parse_listen_address(options.address)  # checked when the options were read
+        self._host, self._port = target.host or "", target.port
+        self._component = Component("address", options.address)
+        self._expect = re.compile(options.expect_regex.encode()) if options.expect_regex else None
+
+    def _fail(self, reason: TcpReason, error: str, seconds: float | None = None) -> CheckResult:
+        observed = None if seconds is None else Observed(seconds, "s")
+        return CheckResult(Status.FAIL, reason, error, self._component, observed)
+
+    async def __call__(self, run: RunInfo) -> CheckResult:
+        o = self._options
+        probe = _Probe()
+        try:
+            await self._probe(run, probe)
+        except socket.gaierror as error:
+            return self._fail(TcpReason.RESOLVE, f"cannot resolve {self._host}: {error.strerror}")
+        except TimeoutError:
+            what = {"resolve": "no address", "connect": "no connection"}.get(probe.step)
+            error_text = f"{what or 'no banner'} within {run.timeout_seconds:g}s"
+            return self._fail(TcpReason.TIMEOUT, error_text, probe.connected)
+        except OSError as error:
+            if probe.step == "banner":
+                lost = f"connection lost in the exchange: {error}"
+                return self._fail(TcpReason.BANNER, lost, probe.connected)
+            return self._fail(TcpReason.CONNECT, f"cannot connect to {o.address}: {error}")
+        return self._verdict(probe)
+
+    def _verdict(self, probe: _Probe) -> CheckResult:
+        """What a probe that went all the way says."""
+        o = self._options
+        connected = probe.connected or 0.0
+        if probe.problem is not None:
+            return self._fail(TcpReason.BANNER, probe.problem, connected)
+        observed = Observed(connected, "s")
+        if o.warn_after is not None and connected > o.warn_after:
+            slow = f"connected in {connected:.3f}s, slower than warn_after {o.warn_after:g}s"
+            return CheckResult(Status.WARN, TcpReason.TIMEOUT, slow, self._component, observed)
+        return CheckResult(Status.OK, observed=observed)
+
+    async def _probe(self, run: RunInfo, probe: _Probe) -> None:
+        """Resolve, connect and exchange, noting in ``probe`` how far it got; raises on the
+        way (TimeoutError a little before the runner's deadline)."""
+        loop = asyncio.get_running_loop()
+        leeway = min(MAX_LEEWAY_SECONDS, run.timeout_seconds / 10)
+        t0 = time.perf_counter()
+        async with asyncio.timeout_at(run.deadline - leeway):
+            infos = await loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+            probe.step = "connect"
+            family, _, _, _, address = infos[0]
+            reader, writer = await asyncio.open_connection(
+                str(address[0]), self._port, family=family
+            )
+            probe.connected = time.perf_counter() - t0
+            probe.step = "banner"
+            try:
+                probe.problem = await self._exchange(reader, writer)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> str | None:
+        """Send ``send`` and read until ``expect_regex`` matches; why not, or None."""
+        if self._options.send is not None:
+            writer.write(self._options.send.encode())
+            await writer.drain()
+        if self._expect is None:
+            return None
+        pattern = self._expect.pattern.decode()
+        data = b""
+        while len(data) < MAX_BANNER_BYTES:
+            chunk = await reader.read(MAX_BANNER_BYTES - len(data))
+            if not chunk:
+                return (
+                    f"closed after {len(data)} bytes with no match for {pattern!r}: {data[:80]!r}"
+                )
+            data += chunk
+            if self._expect.search(data):
+                return None
+        return (
+            f"no match for {self._expect.pattern.decode()!r} in the first {MAX_BANNER_BYTES} bytes"
+        )
+
+
+TYPE = CheckType(
+    TcpOptions,
+    build,
+    TcpReason,
+    "an address resolves, takes a connection, and answers a banner exchange",
+    unit="s",
+)

@@ -1,0 +1,213 @@
+"""The tcp check against real listeners on loopback: open, refused, a banner, a full backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from exporter.checks import Component, RunInfo, Status
+from exporter.checks.tcp import TcpCheck, TcpOptions, TcpReason
+from exporter.config import Settings
+from exporter.config_file import ConfigError, load_plan
+from exporter.options import Seconds
+from tests.conftest import StartExporter
+
+
+def run(timeout: float = 1.0) -> RunInfo:
+    loop = asyncio.get_running_loop()
+    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
+
+
+@contextlib.asynccontextmanager
+async def listener(
+    banner: bytes = b"", answer: dict[bytes, bytes] | None = None
+) -> AsyncIterator[int]:
+    """A real server on loopback: sends ``banner``, then answers what it reads from ``answer``."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(banner)
+        if answer:
+            got = await reader.read(1024)
+            writer.write(answer.get(got, b"?\r\n"))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def refused_port() -> int:
+    """A port nothing listens on: bound, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def full_backlog() -> Iterator[int]:
+    """A listening socket nobody accepts from, its backlog full: the next SYN goes unanswered."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    clients = []
+    try:
+        for _ in range(4):  # fills the accept queue and the SYN queue beyond listen(0)
+            c = socket.socket()
+            c.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                c.connect(("127.0.0.1", port))
+            clients.append(c)
+        yield port
+    finally:
+        for c in clients:
+            c.close()
+        server.close()
+
+
+async def test_an_open_port_is_ok_with_its_connect_time_observed() -> None:
+    async with listener() as port:
+        result = await TcpCheck(TcpOptions(f"127.0.0.1:{port}"))(run())
+    assert (result.status, result.reason, result.error) == (Status.OK, None, None)
+    assert result.observed is not None
+    assert result.observed.unit == "s"
+    assert 0 < result.observed.value < 1
+
+
+async def test_a_refused_port_fails_with_connect() -> None:
+    port = refused_port()
+    result = await TcpCheck(TcpOptions(f"127.0.0.1:{port}"))(run())
+    assert (result.status, result.reason, result.component) == (
+        Status.FAIL,
+        TcpReason.CONNECT,
+        Component("address", f"127.0.0.1:{port}"),
+    )
+    assert result.error == (
+        f"cannot connect to 127.0.0.1:{port}: [Errno 111] Connect call failed ('127.0.0.1', {port})"
+    )
+
+
+async def test_a_name_that_does_not_resolve_fails_with_resolve() -> None:
+    result = await TcpCheck(TcpOptions("no-such-host.invalid:5432"))(run(2.0))
+    assert (result.status, result.reason) == (Status.FAIL, TcpReason.RESOLVE)
+    assert result.error is not None
+    assert result.error.startswith("cannot resolve no-such-host.invalid: ")
+
+
+async def test_a_banner_that_matches_passes_and_one_that_does_not_fails() -> None:
+    async with listener(banner=b"220 smtp ready\r\n") as port:
+        good = TcpOptions(f"127.0.0.1:{port}", expect_regex=r"^220 ")
+        assert (await TcpCheck(good)(run())).status is Status.OK
+        bad = TcpOptions(f"127.0.0.1:{port}", expect_regex=r"^554 ")
+        result = await TcpCheck(bad)(run())
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        TcpReason.BANNER,
+        "closed after 16 bytes with no match for '^554 ': b'220 smtp ready\\r\\n'",
+    )
+    assert result.observed is not None  # it did connect
+
+
+async def test_send_then_expect_is_an_exchange() -> None:
+    async with listener(answer={b"PING\r\n": b"+PONG\r\n"}) as port:
+        options = TcpOptions(f"127.0.0.1:{port}", send="PING\r\n", expect_regex=r"\+PONG")
+        assert (await TcpCheck(options)(run())).status is Status.OK
+
+
+async def test_a_full_backlog_times_out_inside_the_checks_timeout() -> None:
+    with full_backlog() as port:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await TcpCheck(TcpOptions(f"127.0.0.1:{port}"))(run(0.5))
+        elapsed = loop.time() - started
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        TcpReason.TIMEOUT,
+        "no connection within 0.5s",
+    )
+    assert 0.4 <= elapsed < 0.5
+
+
+async def test_a_banner_that_never_comes_times_out() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client goes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        options = TcpOptions(f"127.0.0.1:{port}", expect_regex="ready")
+        result = await TcpCheck(options)(run(0.3))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (result.reason, result.error) == (TcpReason.TIMEOUT, "no banner within 0.3s")
+
+
+async def test_a_slow_connect_warns_after_warn_after() -> None:
+    async with listener() as port:
+        # Any real connect takes longer than a nanosecond.
+        options = TcpOptions(f"127.0.0.1:{port}", warn_after=Seconds(1e-9))
+        result = await TcpCheck(options)(run())
+    assert (result.status, result.reason) == (Status.WARN, TcpReason.TIMEOUT)
+    assert result.error is not None
+    assert result.error.endswith("slower than warn_after 1e-09s")
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (
+            "{name: t, type: tcp, address: db}",
+            "checks[0].address: 'db' has no port: use host:port, :port or [v6]:port",
+        ),
+        (
+            "{name: t, type: tcp, address: ':5432'}",
+            "checks[0].address: ':5432' needs a host and a port, as db:5432",
+        ),
+        (
+            "{name: t, type: tcp, address: 'db:1', expect_regex: '('}",
+            "checks[0].expect_regex: not a regular expression: "
+            "missing ), unterminated subpattern at position 0",
+        ),
+        (
+            "{name: t, type: tcp, address: 'db:1', warn_after: 1}",
+            "checks[0].warn_after: must be a duration such as 2s or 500ms, not a number",
+        ),
+    ],
+)
+def test_bad_tcp_options_name_their_key(tmp_path: Path, entry: str, problem: str) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(f"checks: [{entry}]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_plan(Settings(config_file=path))
+    assert str(caught.value) == f"--config.file: {path}: {problem}"
+
+
+async def test_a_tcp_check_in_the_config_file_fails_the_run_and_recovers(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    async with listener() as port:
+        config = tmp_path / "smoke-test.yml"
+        config.write_text(f"checks: [{{name: db, type: tcp, address: '127.0.0.1:{port}'}}]\n")
+        exporter = await start_exporter(config_file=config)
+        status, body = await exporter.smoke()
+        assert (status, body["checks"]["db"]["status"]) == (200, "ok")
+        assert body["checks"]["db"]["observed_unit"] == "s"
+    status, body = await exporter.smoke()  # the listener is gone
+    assert status == 503
+    assert body["checks"]["db"]["reason"] == "connect"
+    assert body["message"].startswith(
+        f"Smoke test failed: check db failed on address 127.0.0.1:{port}: "
+    )
+    assert exporter.sample("smoke_test_check_failures_total", check="db", reason="connect") == 1
+    assert exporter.sample("smoke_test_check_failures_total", check="db", reason="banner") == 0
