@@ -209,7 +209,8 @@ async def test_a_failing_new_check_and_a_full_new_sink_fail_the_run_with_their_c
     body = json.loads(raw)
     assert body["status"] == "fail"
     assert body["message"] == (
-        "Smoke test failed: check logging failed on sink mem: 1 lines held: full"
+        "Smoke test failed: check logging failed on sink mem: 1 lines held: full; "
+        f"check toss failed on coin toss: tails in run {body['run_id']}"
     )
     logging_check = body["checks"]["logging"]
     assert (logging_check["reason"], logging_check["component"]) == (

@@ -75,6 +75,27 @@ async def test_a_check_that_raises_fails_the_run_with_its_exception() -> None:
     assert registry.get_sample_value("smoke_test_failures_total", {"trigger": "http"}) == 1
 
 
+async def test_the_message_names_every_failed_check_in_order() -> None:
+    class Why(enum.Enum):
+        DOWN = "down"
+
+    def failing(error: str) -> Check:
+        async def check(run: RunInfo) -> CheckResult:
+            return CheckResult(Status.FAIL, Why.DOWN, error, Component("url", f"http://{error}/"))
+
+        return check
+
+    async def fine(run: RunInfo) -> CheckResult:
+        return CheckResult(Status.OK)
+
+    runner, _ = make_runner({"a": failing("x"), "b": fine, "c": failing("y")})
+    result = await runner.run(Trigger.HTTP)
+    assert result.message == (
+        "Smoke test failed: check a failed on url http://x/: x; check c failed on url http://y/: y"
+    )
+    assert [entry.cause for entry in runner.history.failures] == [result.cause]
+
+
 async def test_a_caller_that_goes_away_does_not_cancel_the_shared_run() -> None:
     release = asyncio.Event()
 

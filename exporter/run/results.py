@@ -82,11 +82,9 @@ class RunResult:
 
     @property
     def cause(self) -> str | None:
-        """None on success; else the first failed check and its cause."""
-        for name, outcome in self.checks.items():
-            if not outcome.result.ok:
-                return outcome.cause(name)
-        return None
+        """None on success; else every failed check and its cause, in the answer's order."""
+        causes = [o.cause(name) for name, o in self.checks.items() if not o.result.ok]
+        return "; ".join(causes) if causes else None
 
     @property
     def message(self) -> str:
