@@ -19,6 +19,7 @@ from exporter.config_file import load_plan
 from exporter.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
 from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import create_metrics
+from exporter.plan import Plan
 from exporter.reload import Live, Reloader
 from exporter.routes import route_table
 from exporter.run.results import Trigger
@@ -59,12 +60,14 @@ def create_app(
     *,
     stdout_fd: int | None = None,
     web_config: WebConfig | None = None,
+    plan: Plan | None = None,
 ) -> web.Application:
     """Build the whole exporter; nothing starts until the application does.
 
-    Raises ConfigError when --config.file cannot be used.
+    ``plan`` is what main() already read from --config.file; without it the file is read
+    here, and ConfigError is raised when it cannot be used.
     """
-    plan = load_plan(settings)
+    plan = load_plan(settings) if plan is None else plan
     scrape = SharedRendering(registry)
     table = route_table(settings.telemetry_path)
     metrics = create_metrics(

@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from exporter.webconfig.load import load_web_config  # noqa: PLC0415
 
     try:
-        load_plan(settings)
+        plan = load_plan(settings)
     except ConfigError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "starting anyway, and the smoke test fails until it is fixed",
             file=sys.stderr,
         )
-    return asyncio.run(serve(settings, web_config))
+    return asyncio.run(serve(settings, plan, web_config))
 
 
 def run() -> NoReturn:

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from exporter import __version__
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
-from exporter.config_file import ConfigError
 from exporter.keys import RELOADER
+from exporter.plan import Plan
 from exporter.webconfig.load import WebConfig
 
 log = logging.getLogger("exporter")
@@ -28,7 +28,7 @@ def _url(address: object, scheme: str) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-async def serve(settings: Settings, web_config: WebConfig | None = None) -> int:
+async def serve(settings: Settings, plan: Plan, web_config: WebConfig | None = None) -> int:
     """Run the exporter until a stop signal; 0 after a clean stop, 1 if it cannot listen,
     2 if its TLS files no longer load."""
     # Signals are caught from the start, so a stop during start-up is still a clean stop.
@@ -45,11 +45,8 @@ async def serve(settings: Settings, web_config: WebConfig | None = None) -> int:
     except ValueError as error:  # the files changed since main() checked them
         print(f"smoke-test-exporter: error: --web.config.file: {error}", file=sys.stderr)
         return 2
-    try:
-        app = create_app(settings, CollectorRegistry(auto_describe=True), web_config=web_config)
-    except ConfigError as error:  # the file changed since main() checked it
-        print(f"smoke-test-exporter: error: {error}", file=sys.stderr)
-        return 2
+    registry = CollectorRegistry(auto_describe=True)
+    app = create_app(settings, registry, web_config=web_config, plan=plan)
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     address = settings.listen_address

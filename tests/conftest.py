@@ -136,7 +136,7 @@ class FakeServe:
     code: int
     calls: list[Settings]
 
-    async def __call__(self, settings: Settings, web_config: object = None) -> int:
+    async def __call__(self, settings: Settings, plan: object, web_config: object = None) -> int:
         self.calls.append(settings)
         return self.code
 

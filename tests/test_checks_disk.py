@@ -10,10 +10,9 @@ import pytest
 
 from exporter.checks import Component, Observed, Status
 from exporter.checks.disk import PROBE_PREFIX, DiskCheck, DiskOptions, DiskReason
-from exporter.config import Settings
-from exporter.config_file import ConfigError, load_plan
 from tests.conftest import StartExporter
 from tests.disks import tiny_filesystem
+from tests.test_config_file import refused
 
 
 def free_bytes(path: Path) -> int:
@@ -147,11 +146,7 @@ def test_writable_false_skips_the_probe(tmp_path: Path) -> None:
     ],
 )
 def test_bad_disk_options_name_their_key(tmp_path: Path, entry: str, problem: str) -> None:
-    path = tmp_path / "smoke-test.yml"
-    path.write_text(f"checks: [{entry}]\n")
-    with pytest.raises(ConfigError) as caught:
-        load_plan(Settings(config_file=path))
-    assert str(caught.value) == f"--config.file: {path}: {problem}"
+    refused(tmp_path, f"checks: [{entry}]\n", problem)
 
 
 async def test_a_disk_check_in_the_config_file_answers_and_is_measured(

@@ -12,10 +12,9 @@ import pytest
 
 from exporter.checks import Component, RunInfo, Status
 from exporter.checks.tcp import TcpCheck, TcpOptions, TcpReason
-from exporter.config import Settings
-from exporter.config_file import ConfigError, load_plan
 from exporter.options import Seconds
 from tests.conftest import StartExporter
+from tests.test_config_file import refused
 
 
 def run(timeout: float = 1.0) -> RunInfo:
@@ -186,11 +185,7 @@ async def test_a_slow_connect_warns_after_warn_after() -> None:
     ],
 )
 def test_bad_tcp_options_name_their_key(tmp_path: Path, entry: str, problem: str) -> None:
-    path = tmp_path / "smoke-test.yml"
-    path.write_text(f"checks: [{entry}]\n")
-    with pytest.raises(ConfigError) as caught:
-        load_plan(Settings(config_file=path))
-    assert str(caught.value) == f"--config.file: {path}: {problem}"
+    refused(tmp_path, f"checks: [{entry}]\n", problem)
 
 
 async def test_a_tcp_check_in_the_config_file_fails_the_run_and_recovers(

@@ -14,6 +14,8 @@ from exporter.logs.pipeline import LogPipeline
 
 OptionsT = TypeVar("OptionsT")
 Schema = dict[str, Any]
+# The most a check keeps back from its deadline for saying what was slow (RunInfo.own_deadline).
+MAX_LEEWAY_SECONDS = 0.05
 # Connections the shared HTTP client keeps open at once, over every check.
 HTTP_CONNECTIONS = 100
 
@@ -93,6 +95,12 @@ class RunInfo:
     trigger: str
     deadline: float  # the event loop's time by which the runner stops waiting for the check
     timeout_seconds: float
+
+    @property
+    def own_deadline(self) -> float:
+        """When a check should stop waiting itself: a little before ``deadline``, so that it,
+        not the runner, says which step was slow."""
+        return self.deadline - min(MAX_LEEWAY_SECONDS, self.timeout_seconds / 10)
 
 
 class Check(Protocol):

@@ -94,14 +94,14 @@ class DiskCheck:
         if not isinstance(room, Room):
             return CheckResult(Status.FAIL, *room, component)
         observed = Observed(float(room.free), "bytes")
-        failed: tuple[DiskReason, str | None] = (
+        reason, problem = (
             DiskReason.FREE_SPACE,
             _short(room, o.min_free_bytes, o.min_free_ratio, "min"),
         )
-        if failed[1] is None and o.writable:
-            failed = (DiskReason.WRITE, _probe(o.path))
-        if failed[1] is not None:
-            return CheckResult(Status.FAIL, failed[0], failed[1], component, observed)
+        if problem is None and o.writable:
+            reason, problem = DiskReason.WRITE, _probe(o.path)
+        if problem is not None:
+            return CheckResult(Status.FAIL, reason, problem, component, observed)
         short = _short(room, o.warn_free_bytes, o.warn_free_ratio, "warn")
         if short is not None:
             return CheckResult(Status.WARN, DiskReason.FREE_SPACE, short, component, observed)

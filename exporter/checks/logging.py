@@ -19,9 +19,6 @@ from exporter.logs.pipeline import LogPipeline
 from exporter.sinks import Reason
 
 CANARY_MESSAGE = "Smoke test endpoint triggered. Logging is confirmed to be operational."
-# The check stops waiting for its sinks this long before the runner would stop waiting for it,
-# so a silent sink is reported by name rather than as the whole check timing out.
-MAX_LEEWAY_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -41,8 +38,8 @@ class LoggingCheck:
         self._logs = logs
 
     async def __call__(self, run: RunInfo) -> CheckResult:
-        leeway = min(MAX_LEEWAY_SECONDS, run.timeout_seconds / 10)
-        wait = max(0.0, run.deadline - leeway - asyncio.get_running_loop().time())
+        # Until the check's own deadline: a silent sink is named, not the whole check timed out.
+        wait = max(0.0, run.own_deadline - asyncio.get_running_loop().time())
         outcomes = await self._logs.deliver_canary(
             CANARY_MESSAGE,
             wait,

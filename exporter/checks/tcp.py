@@ -25,8 +25,6 @@ from exporter.options import Invalid, Seconds
 
 # The most a banner exchange reads while it looks for expect_regex.
 MAX_BANNER_BYTES = 64 * 1024
-# The check gives up this long before the runner would, so it can say which step was slow.
-MAX_LEEWAY_SECONDS = 0.05
 
 
 class TcpReason(enum.Enum):
@@ -123,9 +121,8 @@ class TcpCheck:
         """Resolve, connect and exchange, noting in ``probe`` how far it got; raises on the
         way (TimeoutError a little before the runner's deadline)."""
         loop = asyncio.get_running_loop()
-        leeway = min(MAX_LEEWAY_SECONDS, run.timeout_seconds / 10)
         t0 = time.perf_counter()
-        async with asyncio.timeout_at(run.deadline - leeway):
+        async with asyncio.timeout_at(run.own_deadline):
             infos = await loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
             probe.step = "connect"
             family, _, _, _, address = infos[0]

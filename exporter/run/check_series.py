@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,10 +60,13 @@ class CheckSeries:
             registry=registry,
         )
         self._shapes: dict[str, Shape] = {}
+        # The reasons each check has a failure series for: its shape's, and any other it gave.
+        self._reasons: dict[str, set[str]] = {}
 
     def add(self, check: str, shape: Shape) -> None:
         """Create the check's series at 0."""
         self._shapes[check] = shape
+        self._reasons[check] = set(shape.reasons)
         self.success.labels(check)
         self.duration.labels(check)
         for status in STATUSES:
@@ -81,19 +83,10 @@ class CheckSeries:
         self.duration.remove(check)
         for status in STATUSES:
             self.status.remove(check, status)
-        for _, reason in self._failure_labels(check):
+        for reason in self._reasons.pop(check):
             self.failures.remove(check, reason)
         if shape.observes:
             self.observed.remove(check)
-
-    def _failure_labels(self, check: str) -> Iterable[tuple[str, str]]:
-        """Every (check, reason) failure series of ``check``, the unforeseen ones too."""
-        return [
-            (sample.labels["check"], sample.labels["reason"])
-            for family in self.failures.collect()
-            for sample in family.samples
-            if sample.labels.get("check") == check and sample.name.endswith("_total")
-        ]
 
     def record(self, check: str, result: CheckResult, seconds: float) -> None:
         """The check's outcome in a finished run."""
@@ -102,6 +95,8 @@ class CheckSeries:
         for status in STATUSES:
             self.status.labels(check, status).set(result.status.value == status)
         if result.status.value == "fail" and result.reason is not None:
-            self.failures.labels(check, str(result.reason.value)).inc()
+            reason = str(result.reason.value)
+            self._reasons[check].add(reason)
+            self.failures.labels(check, reason).inc()
         if result.observed is not None:
             self.observed.labels(check).set(result.observed.value)
