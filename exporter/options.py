@@ -62,7 +62,7 @@ def load_options(
     name ``also`` among the known keys; relative paths are taken from ``directory``."""
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r}: options are a dataclass")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
@@ -81,6 +81,23 @@ def load_options(
         raise OptionError(_join(where, error.key) if error.key else where, error.problem) from None
 
 
+def _first_of(members: Sequence[Any], value: Any, key: str, directory: Path) -> Any:
+    """``value`` as the first of the union's ``members`` that takes it."""
+    errors = []
+    for member in members:
+        try:
+            return convert(member, value, key, directory)
+        except OptionError as error:
+            errors.append(error)
+    nested = [error for error in errors if error.key != key]
+    if nested:  # the value had the right shape for a member, and a key inside it is wrong
+        raise nested[0]
+    if len(errors) == 1:
+        raise errors[0]
+    wanted = "; or ".join(error.problem.split(", not ")[0] for error in errors)
+    raise OptionError(key, f"{wanted} (not {kind(value)})")
+
+
 def _join(where: str, key: object) -> str:
     return f"{where}.{key}" if where else str(key)
 
@@ -91,8 +108,10 @@ def convert(hint: Any, value: Any, key: str, directory: Path) -> Any:  # noqa: P
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:
             return None
-        [inner] = [arg for arg in args if arg is not type(None)]
-        return convert(inner, value, key, directory)
+        members = [arg for arg in args if arg is not type(None)]
+        return _first_of(members, value, key, directory)
+    if hint is Any:
+        return value
     if hint is Seconds:
         if not isinstance(value, str):
             raise OptionError(key, f"must be a duration such as 2s or 500ms, not {kind(value)}")

@@ -33,17 +33,22 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
 
 
 def _builder(
-    subject: str, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+    subject: str,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    expires_in: datetime.timedelta = datetime.timedelta(days=1),
 ) -> x509.CertificateBuilder:
+    """A certificate valid from a while ago until ``expires_in`` from now (past, if negative)."""
     now = datetime.datetime.now(datetime.UTC)
+    starts = min(now - datetime.timedelta(minutes=5), now + expires_in - datetime.timedelta(days=1))
     return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
         .issuer_name(issuer)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(starts)
+        .not_valid_after(now + expires_in)
     )
 
 
@@ -77,12 +82,19 @@ class CA:
         self.cert = directory / f"{name}.crt"
         self.cert.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, name: str, *, server: bool) -> Pair:
-        """A certificate for 127.0.0.1 and localhost (server), or for a client, and its key."""
+    def issue(
+        self,
+        name: str,
+        *,
+        server: bool,
+        expires_in: datetime.timedelta = datetime.timedelta(days=1),
+    ) -> Pair:
+        """A certificate for 127.0.0.1 and localhost (server), or for a client, and its key;
+        it expires ``expires_in`` from now."""
         key = ec.generate_private_key(ec.SECP256R1())
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
-            _builder(name, self._subject, key.public_key())
+            _builder(name, self._subject, key.public_key(), expires_in)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import socket
+import ssl
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,7 +15,9 @@ import pytest
 
 from exporter.checks import Component, RunInfo, Status
 from exporter.checks.tcp import TcpCheck, TcpOptions, TcpReason
+from exporter.checks.tls import TlsOptions
 from exporter.options import Seconds
+from tests.certs import CA
 from tests.conftest import StartExporter
 from tests.test_config_file import refused
 
@@ -206,3 +211,84 @@ async def test_a_tcp_check_in_the_config_file_fails_the_run_and_recovers(
     )
     assert exporter.sample("smoke_test_check_failures_total", check="db", reason="connect") == 1
     assert exporter.sample("smoke_test_check_failures_total", check="db", reason="banner") == 0
+
+
+@contextlib.asynccontextmanager
+async def tls_listener(context: ssl.SSLContext, banner: bytes = b"") -> AsyncIterator[int]:
+    """A real TLS server on loopback that sends ``banner`` after the handshake."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            writer.write(banner)
+            await writer.drain()
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def tls_server(ca: CA, expires_in: datetime.timedelta) -> ssl.SSLContext:
+    pair = ca.issue("tcp-server", server=True, expires_in=expires_in)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pair.cert, pair.key)
+    return context
+
+
+async def test_tls_with_the_ca_passes_reads_the_banner_and_the_expiry(tmp_path: Path) -> None:
+    ca = CA(tmp_path, "ca")
+    async with tls_listener(tls_server(ca, datetime.timedelta(days=30)), b"+OK ready\r\n") as port:
+        options = TcpOptions(
+            f"127.0.0.1:{port}", tls=TlsOptions(ca_file=ca.cert), expect_regex=r"^\+OK"
+        )
+        result = await TcpCheck(options)(run())
+    assert (result.status, result.error) == (Status.OK, None)
+    assert result.cert_expiry is not None
+    assert abs(result.cert_expiry - (time.time() + 30 * 86400)) < 120
+
+
+async def test_tls_failures_name_tls_and_cert_expiry(tmp_path: Path) -> None:
+    ca = CA(tmp_path, "ca")
+    async with tls_listener(tls_server(ca, datetime.timedelta(days=30))) as port:
+        untrusted = await TcpCheck(TcpOptions(f"127.0.0.1:{port}", tls=True))(run())
+    assert (untrusted.status, untrusted.reason) == (Status.FAIL, TcpReason.TLS)
+    assert untrusted.error == "certificate unable to get local issuer certificate"
+    assert untrusted.observed is not None  # it did connect
+    async with tls_listener(tls_server(ca, datetime.timedelta(days=-2))) as port:
+        expired = await TcpCheck(TcpOptions(f"127.0.0.1:{port}", tls=TlsOptions(ca_file=ca.cert)))(
+            run()
+        )
+    assert (expired.status, expired.reason) == (Status.FAIL, TcpReason.CERT_EXPIRY)
+    assert expired.error == "certificate certificate has expired"
+    async with tls_listener(tls_server(ca, datetime.timedelta(days=3))) as port:
+        tls = TlsOptions(ca_file=ca.cert)
+        soon = await TcpCheck(TcpOptions(f"127.0.0.1:{port}", tls=tls, min_cert_days=14))(run())
+    assert (soon.status, soon.reason) == (Status.WARN, TcpReason.CERT_EXPIRY)
+    assert soon.error is not None
+    assert soon.error.endswith(" days, under min_cert_days 14")
+
+
+async def test_tls_against_a_plain_server_fails_with_tls() -> None:
+    async with listener(banner=b"plain text, no TLS\r\n" * 10) as port:
+        result = await TcpCheck(TcpOptions(f"127.0.0.1:{port}", tls=True))(run())
+    assert (result.status, result.reason) == (Status.FAIL, TcpReason.TLS)
+    assert result.error is not None
+    assert result.error.startswith("TLS handshake failed: ") or result.error.startswith(
+        "connection lost in the TLS handshake: "
+    )
+
+
+def test_min_cert_days_needs_tls(tmp_path: Path) -> None:
+    refused(
+        tmp_path,
+        "checks: [{name: t, type: tcp, address: 'db:1', min_cert_days: 14}]\n",
+        "checks[0].min_cert_days: needs tls",
+    )
+    refused(
+        tmp_path,
+        "checks: [{name: t, type: tcp, address: 'db:1', tls: 'true'}]\n",
+        "checks[0].tls: must be true or false; or must be a mapping (not a string)",
+    )

@@ -164,7 +164,7 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks: [{name: ping, type: icmp}]\n",
-            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp)",
+            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp, http)",
             id="unknown-check-type",
         ),
         pytest.param(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.checks import disk, logging, tcp
+from exporter.checks import disk, http, logging, tcp
 from exporter.checks.base import (
     Check,
     CheckDeps,
@@ -24,6 +24,7 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "logging": logging.TYPE,
     "disk": disk.TYPE,
     "tcp": tcp.TYPE,
+    "http": http.TYPE,
 }
 
 __all__ = [

@@ -65,7 +65,8 @@ class CheckResult:
     """A check's verdict: its status and, when not ok, the reason, the component and the error.
 
     ``detail`` goes into the check's entry of the answer as it is; ``parts`` are listed in the
-    health+json answer under ``{check}:{measurement}``.
+    health+json answer under ``{check}:{measurement}``; ``cert_expiry`` sets the check's
+    certificate expiry gauge.
     """
 
     status: Status
@@ -76,6 +77,7 @@ class CheckResult:
     detail: Mapping[str, Any] = field(default_factory=dict)
     parts: Mapping[str, Part] = field(default_factory=dict)
     measurement: str = "result"
+    cert_expiry: float | None = None  # Unix time the server's TLS certificate expires
 
     def __post_init__(self) -> None:
         if self.status is not Status.OK and self.reason is None:
@@ -124,8 +126,10 @@ class SharedSession:
         return self._session
 
     async def open(self) -> None:
-        """Open the session, with one connection limit for every check."""
-        connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        """Open the session, with one connection limit for every check. No connection is kept
+        for the next run: each run proves that the service takes a connection and a TLS
+        handshake, and reads the certificate it presents now."""
+        connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, force_close=True)
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import enum
 import re
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -19,6 +20,13 @@ from exporter.checks.base import (
     Observed,
     RunInfo,
     Status,
+)
+from exporter.checks.tls import (
+    CERT_HAS_EXPIRED,
+    TlsOptions,
+    client_context,
+    expiry_problem,
+    not_after,
 )
 from exporter.config import parse_listen_address
 from exporter.options import Invalid, Seconds
@@ -34,6 +42,8 @@ class TcpReason(enum.Enum):
     CONNECT = "connect"  # the connection was refused or failed
     TIMEOUT = "timeout"  # no connection or banner in time; or, as a warning, a slow connect
     BANNER = "banner"  # the answer did not match expect_regex
+    TLS = "tls"  # the handshake failed, or the certificate was not trusted
+    CERT_EXPIRY = "cert_expiry"  # the certificate has expired, or (warn) does within min_cert_days
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,14 @@ class TcpOptions:
     send: str | None = None
     expect_regex: str | None = None
     warn_after: Seconds | None = None
+    tls: bool | TlsOptions = False
+    min_cert_days: float | None = None
 
     def __post_init__(self) -> None:
+        if self.min_cert_days is not None and self.min_cert_days < 0:
+            raise Invalid("min_cert_days", f"{self.min_cert_days:g} must not be negative")
+        if self.min_cert_days is not None and self.tls is False:
+            raise Invalid("min_cert_days", "needs tls")
         try:
             parsed = parse_listen_address(self.address)
         except ValueError as error:
@@ -66,6 +82,7 @@ class _Probe:
     step: str = "resolve"
     connected: float | None = None
     problem: str | None = None
+    expires: float | None = None
 
 
 def build(name: str, options: TcpOptions, deps: CheckDeps) -> Check:
@@ -82,28 +99,51 @@ class TcpCheck:
         self._host, self._port = target.host or "", target.port
         self._component = Component("address", options.address)
         self._expect = re.compile(options.expect_regex.encode()) if options.expect_regex else None
+        tls = options.tls
+        self._tls = None if tls is False else TlsOptions() if tls is True else tls
+        self._ssl = (
+            None if self._tls is None else client_context(self._tls if tls is not True else None)
+        )
 
     def _fail(self, reason: TcpReason, error: str, seconds: float | None = None) -> CheckResult:
         observed = None if seconds is None else Observed(seconds, "s")
         return CheckResult(Status.FAIL, reason, error, self._component, observed)
 
+    def _tls_failure(self, error: ssl.SSLError, probe: _Probe) -> CheckResult:
+        """A failed handshake: an expired certificate, or any other TLS failure."""
+        if isinstance(error, ssl.SSLCertVerificationError):
+            expired = error.verify_code == CERT_HAS_EXPIRED
+            reason = TcpReason.CERT_EXPIRY if expired else TcpReason.TLS
+            return self._fail(reason, f"certificate {error.verify_message}", probe.connected)
+        return self._fail(
+            TcpReason.TLS, f"TLS handshake failed: {error.reason or error}", probe.connected
+        )
+
     async def __call__(self, run: RunInfo) -> CheckResult:
-        o = self._options
         probe = _Probe()
         try:
             await self._probe(run, probe)
         except socket.gaierror as error:
             return self._fail(TcpReason.RESOLVE, f"cannot resolve {self._host}: {error.strerror}")
         except TimeoutError:
-            what = {"resolve": "no address", "connect": "no connection"}.get(probe.step)
-            error_text = f"{what or 'no banner'} within {run.timeout_seconds:g}s"
+            what = {"resolve": "no address", "connect": "no connection", "tls": "no TLS handshake"}
+            error_text = f"{what.get(probe.step, 'no banner')} within {run.timeout_seconds:g}s"
             return self._fail(TcpReason.TIMEOUT, error_text, probe.connected)
+        except ssl.SSLError as error:
+            return self._tls_failure(error, probe)
         except OSError as error:
-            if probe.step == "banner":
-                lost = f"connection lost in the exchange: {error}"
-                return self._fail(TcpReason.BANNER, lost, probe.connected)
-            return self._fail(TcpReason.CONNECT, f"cannot connect to {o.address}: {error}")
+            return self._lost(error, probe)
         return self._verdict(probe)
+
+    def _lost(self, error: OSError, probe: _Probe) -> CheckResult:
+        """A connection that failed, or was lost in the handshake or the exchange."""
+        if probe.step == "tls":
+            lost = f"connection lost in the TLS handshake: {error}"
+            return self._fail(TcpReason.TLS, lost, probe.connected)
+        if probe.step == "banner":
+            lost = f"connection lost in the exchange: {error}"
+            return self._fail(TcpReason.BANNER, lost, probe.connected)
+        return self._fail(TcpReason.CONNECT, f"cannot connect to {self._options.address}: {error}")
 
     def _verdict(self, probe: _Probe) -> CheckResult:
         """What a probe that went all the way says."""
@@ -112,10 +152,28 @@ class TcpCheck:
         if probe.problem is not None:
             return self._fail(TcpReason.BANNER, probe.problem, connected)
         observed = Observed(connected, "s")
+        expiry = None if probe.expires is None else expiry_problem(probe.expires, o.min_cert_days)
+        if expiry is not None:
+            status, error = expiry
+            return CheckResult(
+                status,
+                TcpReason.CERT_EXPIRY,
+                error,
+                self._component,
+                observed,
+                cert_expiry=probe.expires,
+            )
         if o.warn_after is not None and connected > o.warn_after:
             slow = f"connected in {connected:.3f}s, slower than warn_after {o.warn_after:g}s"
-            return CheckResult(Status.WARN, TcpReason.TIMEOUT, slow, self._component, observed)
-        return CheckResult(Status.OK, observed=observed)
+            return CheckResult(
+                Status.WARN,
+                TcpReason.TIMEOUT,
+                slow,
+                self._component,
+                observed,
+                cert_expiry=probe.expires,
+            )
+        return CheckResult(Status.OK, observed=observed, cert_expiry=probe.expires)
 
     async def _probe(self, run: RunInfo, probe: _Probe) -> None:
         """Resolve, connect and exchange, noting in ``probe`` how far it got; raises on the
@@ -130,8 +188,14 @@ class TcpCheck:
                 str(address[0]), self._port, family=family
             )
             probe.connected = time.perf_counter() - t0
-            probe.step = "banner"
             try:
+                if self._ssl is not None and self._tls is not None:
+                    probe.step = "tls"
+                    await writer.start_tls(
+                        self._ssl, server_hostname=self._tls.server_name or self._host
+                    )
+                    probe.expires = not_after(writer.get_extra_info("ssl_object"))
+                probe.step = "banner"
                 probe.problem = await self._exchange(reader, writer)
             finally:
                 writer.close()

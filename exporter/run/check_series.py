@@ -1,4 +1,5 @@
-"""Each check's series: success, status, duration, failures by reason, the observed value."""
+"""Each check's series: success, status, duration, failures by reason, the observed value, and
+the expiry of the certificate it met."""
 
 from __future__ import annotations
 
@@ -59,7 +60,16 @@ class CheckSeries:
             ["check"],
             registry=registry,
         )
+        self.cert_expiry = Gauge(
+            P + "cert_expiry_timestamp_seconds",
+            "When the TLS certificate the check's server presented in its last handshake "
+            "expires, as a Unix time.",
+            ["check"],
+            registry=registry,
+        )
         self._shapes: dict[str, Shape] = {}
+        # The checks that have met a certificate, and so have an expiry series.
+        self._certified: set[str] = set()
         # The reasons each check has a failure series for: its shape's, and any other it gave.
         self._reasons: dict[str, set[str]] = {}
 
@@ -87,6 +97,9 @@ class CheckSeries:
             self.failures.remove(check, reason)
         if shape.observes:
             self.observed.remove(check)
+        if check in self._certified:
+            self._certified.discard(check)
+            self.cert_expiry.remove(check)
 
     def record(self, check: str, result: CheckResult, seconds: float) -> None:
         """The check's outcome in a finished run."""
@@ -100,3 +113,6 @@ class CheckSeries:
             self.failures.labels(check, reason).inc()
         if result.observed is not None:
             self.observed.labels(check).set(result.observed.value)
+        if result.cert_expiry is not None:
+            self._certified.add(check)
+            self.cert_expiry.labels(check).set(result.cert_expiry)
