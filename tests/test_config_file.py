@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from exporter.checks.disk import DiskOptions
+from exporter.checks.http import HttpOptions, Method
 from exporter.checks.logging import LoggingOptions
 from exporter.checks.tcp import TcpOptions
 from exporter.cli import main
@@ -83,6 +84,21 @@ def test_the_example_file_loads_with_every_key(tmp_path: Path) -> None:
                 "tcp",
                 1.0,
                 TcpOptions("127.0.0.1:5432", warn_after=Seconds(0.25)),
+            ),
+            CheckSpec(
+                "app",
+                "http",
+                2.0,
+                HttpOptions(
+                    "http://127.0.0.1:8080/healthz",
+                    method=Method.GET,
+                    headers={"Accept": "application/json"},
+                    expect_status=(200, 204),
+                    json_path="status",
+                    json_equals="UP",
+                    warn_after=Seconds(0.5),
+                    follow_redirects=True,
+                ),
             ),
         ),
     )

@@ -9,9 +9,11 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from exporter.app import create_app
+from exporter.checks import CHECK_TYPES
 from exporter.cli import OPTIONS
 from exporter.config import Settings
 from exporter.routes import route_table
+from exporter.run.check_series import CheckSeries, Shape
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -53,3 +55,19 @@ def test_every_metric_family_is_documented(tmp_path: Path) -> None:
 def test_every_endpoint_is_documented() -> None:
     for path in (route.path for route in route_table("/metrics")):
         assert f"`{path}`" in README or f"`{path}` (" in README, path
+
+
+def test_the_series_count_per_check_type_is_the_documented_one() -> None:
+    documented = {
+        name: int(count)
+        for name, count in re.findall(r"the (\w+)\s+check: (\d+)", " ".join(README.split()))
+    }
+    assert set(documented) == set(CHECK_TYPES)
+    for name, check_type in CHECK_TYPES.items():
+        registry = CollectorRegistry()
+        series = CheckSeries(registry)
+        series.add("c", Shape(check_type.reason_values, observes=check_type.unit is not None))
+        samples = [
+            s for metric in registry.collect() for s in metric.samples if s.labels.get("check")
+        ]
+        assert len(samples) == documented[name], name
