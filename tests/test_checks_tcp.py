@@ -292,3 +292,47 @@ def test_min_cert_days_needs_tls(tmp_path: Path) -> None:
         "checks: [{name: t, type: tcp, address: 'db:1', tls: 'true'}]\n",
         "checks[0].tls: must be true or false; or must be a mapping (not a string)",
     )
+
+
+async def test_an_excluded_check_runs_and_shows_but_does_not_decide(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    port = refused_port()
+    config = tmp_path / "smoke-test.yml"
+    config.write_text(
+        "checks:\n  - {name: logging, type: logging}\n"
+        f"  - {{name: db, type: tcp, address: '127.0.0.1:{port}'}}\n"
+    )
+    exporter = await start_exporter(config_file=config)
+    status, body = await exporter.smoke()
+    assert (status, body["status"]) == (503, "fail")
+    assert "excluded" not in body["checks"]["db"]
+    status, body = await exporter.smoke("/smoke-test?exclude=db")
+    assert (status, body["status"], body["message"]) == (
+        200,
+        "ok",
+        "PetSage systems are purring perfectly!",
+    )
+    assert body["checks"]["db"]["status"] == "fail"
+    assert body["checks"]["db"]["reason"] == "connect"
+    assert body["checks"]["db"]["excluded"] is True
+    assert "excluded" not in body["checks"]["logging"]
+    # The metrics keep the truth: the run failed, and so did db.
+    assert exporter.sample("smoke_test_check_success", check="db") == 0
+    assert exporter.sample("smoke_test_success") == 0
+    async with exporter.client.get(
+        "/smoke-test?exclude=db", headers={"Accept": "application/health+json"}
+    ) as response:
+        assert response.status == 200
+        health = await response.json(content_type="application/health+json")
+    assert health["status"] == "pass"
+    for path in ("/smoke-test?exclude=nope&exclude=db", "/smoke-test?exclude="):
+        async with exporter.client.get(path) as response:
+            assert response.status == 400
+            error = await response.json()
+        assert error["message"].startswith("exclude: no check named ")
+        assert error["message"].endswith(" (checks: logging, db)")
+    runs = exporter.sample("smoke_test_runs_total", trigger="http")
+    async with exporter.client.get("/smoke-test?exclude=nope") as response:
+        assert response.status == 400
+    assert exporter.sample("smoke_test_runs_total", trigger="http") == runs  # nothing ran

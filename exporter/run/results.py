@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,11 +70,16 @@ class RunResult:
     duration_seconds: float
     checks: Mapping[str, CheckOutcome]
     success_message: str
+    # Checks that ran and are shown, but do not decide the status (``?exclude=``).
+    excluded: frozenset[str] = frozenset()
+
+    def _judged(self) -> dict[str, CheckOutcome]:
+        return {name: o for name, o in self.checks.items() if name not in self.excluded}
 
     @property
     def status(self) -> Status:
-        """The worst status among the checks."""
-        return run_status({name: o.result.status for name, o in self.checks.items()})
+        """The worst status among the checks that are not excluded."""
+        return run_status({name: o.result.status for name, o in self._judged().items()})
 
     @property
     def ok(self) -> bool:
@@ -83,7 +89,7 @@ class RunResult:
     @property
     def cause(self) -> str | None:
         """None on success; else every failed check and its cause, in the answer's order."""
-        causes = [o.cause(name) for name, o in self.checks.items() if not o.result.ok]
+        causes = [o.cause(name) for name, o in self._judged().items() if not o.result.ok]
         return "; ".join(causes) if causes else None
 
     @property
@@ -101,7 +107,10 @@ class RunResult:
             "run_id": self.run_id,
             "trigger": self.trigger.value,
             "duration_seconds": round(self.duration_seconds, 6),
-            "checks": {name: outcome.body() for name, outcome in self.checks.items()},
+            "checks": {
+                name: {**outcome.body(), **({"excluded": True} if name in self.excluded else {})}
+                for name, outcome in self.checks.items()
+            },
         }
 
 
@@ -112,6 +121,14 @@ class Answer:
     result: RunResult
     cached: bool
     age_seconds: float
+
+    def excluding(self, names: frozenset[str]) -> Answer:
+        """The same answer, its status decided without the checks ``names``."""
+        if not names:
+            return self
+        return dataclasses.replace(
+            self, result=dataclasses.replace(self.result, excluded=names & set(self.result.checks))
+        )
 
     def body(self) -> dict[str, Any]:
         """The result's body, marked cached (with its age) or fresh."""

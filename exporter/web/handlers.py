@@ -18,9 +18,17 @@ NO_STORE = {"Cache-Control": "no-store"}
 async def smoke_test(request: web.Request) -> web.Response:
     """Run the smoke test (or join the run in flight): 200 when it passes, 503 when not.
 
-    JSON by default; the health+json format when the Accept header prefers it.
+    JSON by default; the health+json format when the Accept header prefers it. Checks named
+    by ``?exclude=`` run and are shown, but do not decide the status.
     """
-    answer = await request.app[RUNNER].answer()
+    runner = request.app[RUNNER]
+    excluded = frozenset(request.query.getall("exclude", []))
+    unknown = sorted(excluded - set(runner.checks))
+    if unknown:
+        known = ", ".join(runner.checks)
+        message = f"exclude: no check named {', '.join(unknown)} (checks: {known})"
+        return error_response(400, "Bad Request", message, headers=NO_STORE)
+    answer = (await runner.answer()).excluding(excluded)
     status = 200 if answer.result.ok else 503
     if health_json.wants_health_json(request.headers.get(hdrs.ACCEPT, "")):
         return web.json_response(

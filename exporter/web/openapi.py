@@ -145,6 +145,10 @@ def _check_schema(check_type: CheckType[object], seconds: Schema) -> Schema:
         "reason": {"enum": [*reasons, None]},
         "error": {"type": ["string", "null"]},
         "component": ref("Component"),
+        "excluded": {
+            "const": True,
+            "description": "Named by ?exclude=: shown, but it did not decide the status.",
+        },
     }
     properties = {**common, **check_type.detail_schema}
     optional = [name for name in properties if name not in ("status", "duration_seconds")]
@@ -167,10 +171,11 @@ def _schemas(checks: dict[str, str]) -> dict[str, Schema]:
     nullable = {"type": ["string", "null"]}
     entries = {name: ref(check_schema_name(type_name)) for name, type_name in checks.items()}
     runs = {"type": "array", "maxItems": HISTORY_SIZE}
-    per_type = {
+    per_type: dict[str, Schema] = {
         check_schema_name(name): _check_schema(check_type, seconds)
         for name, check_type in CHECK_TYPES.items()
     }
+    per_type["CheckName"] = {"enum": list(checks), "description": "A configured check."}
     return {
         **per_type,
         "Component": _closed(

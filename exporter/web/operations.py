@@ -51,7 +51,18 @@ def smoke_test() -> Schema:
         "description": "Within --smoke-test.min-interval of the last run, that run's result "
         "marked cached. 200 when no check failed (a warning passes), 503 when one did. "
         "application/health+json when the Accept header prefers it.",
-        "responses": json_run,
+        "parameters": [
+            {
+                "name": "exclude",
+                "in": "query",
+                "description": "A check that still runs and is shown, marked excluded, but "
+                "does not decide the status. Repeatable.",
+                "schema": {"type": "array", "items": ref("CheckName")},
+                "style": "form",
+                "explode": True,
+            }
+        ],
+        "responses": {**json_run, "400": error("exclude names a check that is not configured.")},
     }
 
 
