@@ -336,3 +336,24 @@ async def test_an_excluded_check_runs_and_shows_but_does_not_decide(
     async with exporter.client.get("/smoke-test?exclude=nope") as response:
         assert response.status == 400
     assert exporter.sample("smoke_test_runs_total", trigger="http") == runs  # nothing ran
+
+
+async def test_ready_verbose_lists_each_check_of_the_last_run(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    port = refused_port()
+    config = tmp_path / "smoke-test.yml"
+    config.write_text(
+        "checks:\n  - {name: logging, type: logging}\n"
+        f"  - {{name: db, type: tcp, address: '127.0.0.1:{port}'}}\n"
+        f"  - {{name: disk, type: disk, path: '{tmp_path}', min_free_bytes: 0,"
+        " warn_free_ratio: 1.0}\n"
+    )
+    exporter = await start_exporter(config_file=config)
+    await exporter.smoke()
+    async with exporter.client.get("/-/ready?verbose") as response:
+        assert response.status == 200
+        text = await response.text()
+    assert text == ("[+]logging ok\n[-]db failed: connect\n[+]disk warn: free_space\nReady\n")
+    async with exporter.client.get("/-/ready") as response:
+        assert await response.text() == "Ready\n"

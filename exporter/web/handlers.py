@@ -7,8 +7,10 @@ import html
 from aiohttp import hdrs, web
 
 from exporter import __version__
+from exporter.checks import Status
 from exporter.keys import RELOADER, ROUTES, RUNNER, SCRAPE
 from exporter.run.history import Entry
+from exporter.run.results import RunResult
 from exporter.web import health_json
 from exporter.web.middleware import error_response
 
@@ -51,12 +53,32 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """Readiness: 200 once the start-up run has finished, whatever its result."""
-    if request.app[RUNNER].ready.is_set():
-        return web.Response(text="Ready\n", headers=NO_STORE)
+    """Readiness: 200 once the start-up run has finished, whatever its result. With
+    ``?verbose``, the last run's checks first, one a line, as Kubernetes' /readyz does."""
+    runner = request.app[RUNNER]
+    if runner.ready.is_set():
+        lines = _check_lines(runner.last) if "verbose" in request.query else []
+        return web.Response(text="".join(lines) + "Ready\n", headers=NO_STORE)
     return web.Response(
         status=503, text="Not ready: the start-up smoke test has not finished\n", headers=NO_STORE
     )
+
+
+def _check_lines(result: RunResult | None) -> list[str]:
+    """``[+]name ok``, ``[+]name warn: reason`` or ``[-]name failed: reason`` per check."""
+    if result is None:
+        return []
+    lines = []
+    for name, outcome in result.checks.items():
+        r = outcome.result
+        reason = "" if r.reason is None else str(r.reason.value)
+        if r.status is Status.OK:
+            lines.append(f"[+]{name} ok\n")
+        elif r.status is Status.WARN:
+            lines.append(f"[+]{name} warn: {reason}\n")
+        else:
+            lines.append(f"[-]{name} failed: {reason}\n")
+    return lines
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:

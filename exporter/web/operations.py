@@ -129,6 +129,16 @@ def ready() -> Schema:
     """GET /-/ready."""
     return {
         "summary": "Readiness: 200 once the start-up run has finished, whatever its result",
+        "parameters": [
+            {
+                "name": "verbose",
+                "in": "query",
+                "description": "List the last run's checks first, one a line: [+]name ok, "
+                "[+]name warn: reason, [-]name failed: reason.",
+                "allowEmptyValue": True,
+                "schema": {"type": "string"},
+            }
+        ],
         "responses": {
             "200": response("Ready.", TEXT, no_store=True),
             "503": response("The start-up run has not finished.", TEXT, no_store=True),
