@@ -8,6 +8,7 @@ import base64
 import contextlib
 import datetime
 import json
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -535,3 +536,43 @@ async def test_an_http_check_in_the_config_file_fails_the_run_and_recovers(
     async with server(context, port):  # back on the same port: the next run passes
         status, body = await exporter.smoke()
     assert (status, body["checks"]["web"]["status"]) == (200, "ok")
+
+
+async def test_the_health_json_answer_carries_the_observed_latency_on_the_url(
+    start_exporter: StartExporter, tmp_path: Path, base: str
+) -> None:
+    config = tmp_path / "smoke-test.yml"
+    config.write_text(
+        f"checks:\n  - {{name: web, type: http, url: '{base}/error'}}\n"
+        f"  - {{name: disk, type: disk, path: '{tmp_path}', min_free_bytes: 0}}\n"
+    )
+    exporter = await start_exporter(config_file=config)
+    async with exporter.client.get(
+        "/smoke-test", headers={"Accept": "application/health+json"}
+    ) as response:
+        assert response.status == 503
+        body = await response.json(content_type="application/health+json")
+    assert set(body["checks"]) == {
+        "web:duration",
+        "web:responseTime",
+        "disk:duration",
+        "disk:freeSpace",
+    }
+    [latency] = body["checks"]["web:responseTime"]
+    assert {k: v for k, v in latency.items() if k not in ("observedValue", "time")} == {
+        "componentId": f"{base}/error",
+        "componentType": "url",
+        "observedUnit": "s",
+        "status": "fail",
+        "output": "status 500, expected 2xx",
+    }
+    assert latency["observedValue"] > 0
+    [free] = body["checks"]["disk:freeSpace"]
+    assert (free["componentType"], free["observedUnit"], free["status"]) == (
+        "path",
+        "bytes",
+        "pass",
+    )
+    assert free["observedValue"] == pytest.approx(
+        os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize, rel=0.01
+    )

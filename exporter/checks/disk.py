@@ -105,7 +105,7 @@ class DiskCheck:
         short = _short(room, o.warn_free_bytes, o.warn_free_ratio, "warn")
         if short is not None:
             return CheckResult(Status.WARN, DiskReason.FREE_SPACE, short, component, observed)
-        return CheckResult(Status.OK, observed=observed)
+        return CheckResult(Status.OK, component=component, observed=observed)
 
 
 def _room(path: Path) -> Room | tuple[DiskReason, str]:

@@ -269,6 +269,7 @@ class HttpCheck:
             return self._result(*problem, answer)
         return CheckResult(
             Status.OK,
+            component=self._component,
             observed=Observed(answer.seconds, "s"),
             detail={"http_status": answer.status},
             cert_expiry=answer.expires,

@@ -173,7 +173,9 @@ class TcpCheck:
                 observed,
                 cert_expiry=probe.expires,
             )
-        return CheckResult(Status.OK, observed=observed, cert_expiry=probe.expires)
+        return CheckResult(
+            Status.OK, component=self._component, observed=observed, cert_expiry=probe.expires
+        )
 
     async def _probe(self, run: RunInfo, probe: _Probe) -> None:
         """Resolve, connect and exchange, noting in ``probe`` how far it got; raises on the

@@ -11,6 +11,9 @@ from exporter.run.results import Answer
 MEDIA_TYPE = "application/health+json"
 # The draft's status words for ours.
 HEALTH_STATUS = {Status.OK: "pass", Status.WARN: "warn", Status.FAIL: "fail"}
+# The measurement name of an observed value, by its unit: an http check's latency and a tcp
+# check's connect time are response times; a disk check's free bytes are free space.
+MEASUREMENTS = {"s": "responseTime", "bytes": "freeSpace"}
 
 
 def wants_health_json(accept: str) -> bool:
@@ -32,7 +35,10 @@ def wants_health_json(accept: str) -> bool:
 
 
 def render(answer: Answer) -> dict[str, Any]:
-    """The run as a health+json document: checks keyed ``component:measurement``."""
+    """The run as a health+json document: checks keyed ``component:measurement``. Each check
+    has its ``duration``; a check that observes a value also has it (``responseTime``,
+    ``freeSpace``) on the component it looked at (the URL, address or path); a check with parts
+    lists them (the logging check's ``delivery`` per sink)."""
     result = answer.result
     time = result.started.isoformat()
     checks: dict[str, list[dict[str, Any]]] = {}
@@ -41,6 +47,12 @@ def render(answer: Answer) -> dict[str, Any]:
         checks[f"{name}:duration"] = [
             _entry(name, r.status, outcome.duration_seconds, time, r.error)
         ]
+        if r.observed is not None:
+            measurement = MEASUREMENTS.get(r.observed.unit, "observedValue")
+            component = r.component.id if r.component is not None else name
+            kind = r.component.kind if r.component is not None else "component"
+            entry = _entry(component, r.status, r.observed.value, time, r.error, kind=kind)
+            checks[f"{name}:{measurement}"] = [{**entry, "observedUnit": r.observed.unit}]
         if r.parts:
             checks[f"{name}:{r.measurement}"] = [
                 _entry(part, p.status, p.seconds, time, p.error) for part, p in r.parts.items()
@@ -64,11 +76,17 @@ def render(answer: Answer) -> dict[str, Any]:
 
 
 def _entry(
-    component: str, status: Status, seconds: float | None, time: str, error: str | None
+    component: str,
+    status: Status,
+    seconds: float | None,
+    time: str,
+    error: str | None,
+    *,
+    kind: str = "component",
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "componentId": component,
-        "componentType": "component",
+        "componentType": kind,
         "observedValue": None if seconds is None else round(seconds, 6),
         "observedUnit": "s",
         "status": HEALTH_STATUS[status],

@@ -226,9 +226,13 @@ def _schemas(checks: dict[str, str]) -> dict[str, Schema]:
         "HealthCheck": _closed(
             {
                 "componentId": {"type": "string"},
-                "componentType": {"const": "component"},
+                "componentType": {
+                    "type": "string",
+                    "description": "component, or the kind of what the check looked at: "
+                    "url, address, path",
+                },
                 "observedValue": {"type": ["number", "null"], "minimum": 0},
-                "observedUnit": {"const": "s"},
+                "observedUnit": {"type": "string", "description": "s, or bytes"},
                 "status": pass_fail,
                 "time": time,
                 "output": nullable,
