@@ -357,3 +357,26 @@ async def test_ready_verbose_lists_each_check_of_the_last_run(
     assert text == ("[+]logging ok\n[-]db failed: connect\n[+]disk warn: free_space\nReady\n")
     async with exporter.client.get("/-/ready") as response:
         assert await response.text() == "Ready\n"
+
+
+async def test_history_and_the_landing_page_show_each_checks_status_and_reason(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    port = refused_port()
+    config = tmp_path / "smoke-test.yml"
+    config.write_text(
+        "checks:\n  - {name: logging, type: logging}\n"
+        f"  - {{name: db, type: tcp, address: '127.0.0.1:{port}'}}\n"
+    )
+    exporter = await start_exporter(config_file=config)
+    await exporter.smoke()
+    async with exporter.client.get("/smoke-test/history") as response:
+        history = await response.json()
+    [failure, *_] = history["failures"]
+    assert failure["checks"] == {
+        "logging": {"status": "ok"},
+        "db": {"status": "fail", "reason": "connect"},
+    }
+    async with exporter.client.get("/") as response:
+        page = await response.text()
+    assert "<td>logging ok, db fail (connect)</td>" in page

@@ -271,6 +271,7 @@ async def test_history_keeps_the_last_runs_and_failures_apart(
             "duration_seconds": failed["duration_seconds"],
             "run_id": failed["run_id"],
             "cause": f"check logging failed on sink file: [Errno 21] Is a directory: '{log_path}'",
+            "checks": {"logging": {"status": "fail", "reason": "open"}},
         }
     ]
     newest = history["runs"][0]
@@ -281,6 +282,7 @@ async def test_history_keeps_the_last_runs_and_failures_apart(
         "duration_seconds": passed[-1]["duration_seconds"],
         "run_id": passed[-1]["run_id"],
         "cause": None,
+        "checks": {"logging": {"status": "ok"}},
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 HISTORY_SIZE = 50
@@ -19,6 +19,8 @@ class Entry:
     duration_seconds: float
     run_id: str
     cause: str | None
+    # Each check's status, and its reason when it is not ok: {"status": "fail", "reason": ...}.
+    checks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         """The entry as JSON."""

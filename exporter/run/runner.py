@@ -186,6 +186,7 @@ class Runner:
                 duration_seconds=round(result.duration_seconds, 6),
                 run_id=result.run_id,
                 cause=result.cause,
+                checks={name: _brief(o.result) for name, o in result.checks.items()},
             )
         )
         if result.ok:
@@ -207,3 +208,11 @@ class Runner:
 def _raised(error: Exception, run_id: str) -> CheckResult:
     log.exception("Check raised", extra={"run_id": run_id}, exc_info=error)
     return CheckResult(Status.FAIL, RunnerReason.EXCEPTION, f"check raised {error!r}")
+
+
+def _brief(result: CheckResult) -> dict[str, str]:
+    """A check's status, and its reason when it has one, for the history."""
+    brief = {"status": result.status.value}
+    if result.reason is not None:
+        brief["reason"] = str(result.reason.value)
+    return brief

@@ -139,16 +139,24 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html", headers=NO_STORE)
 
 
+def _checks_cell(entry: Entry) -> str:
+    """``web ok, db fail (connect)``."""
+    return ", ".join(
+        f"{name} {brief['status']}" + (f" ({brief['reason']})" if "reason" in brief else "")
+        for name, brief in entry.checks.items()
+    )
+
+
 def _table(entries: list[Entry]) -> str:
     if not entries:
         return "<p>None yet.</p>"
     head = "<tr><th>time</th><th>trigger</th><th>result</th><th>duration (s)</th>"
-    head += "<th>run_id</th><th>cause</th></tr>"
+    head += "<th>run_id</th><th>checks</th><th>cause</th></tr>"
     rows = "".join(
         f'<tr class="{html.escape(e.status)}"><td>{html.escape(e.time)}</td>'
         f"<td>{html.escape(e.trigger)}</td><td>{html.escape(e.status)}</td>"
         f"<td>{e.duration_seconds:.6f}</td><td><code>{html.escape(e.run_id)}</code></td>"
-        f"<td>{html.escape(e.cause or '')}</td></tr>"
+        f"<td>{html.escape(_checks_cell(e))}</td><td>{html.escape(e.cause or '')}</td></tr>"
         for e in entries
     )
     return f"<table>\n{head}\n{rows}\n</table>"

@@ -248,6 +248,13 @@ def _schemas(checks: dict[str, str]) -> dict[str, Schema]:
                 "duration_seconds": seconds,
                 "run_id": run_id,
                 "cause": nullable,
+                "checks": {
+                    "type": "object",
+                    "description": "Each check's status, and its reason when it is not ok.",
+                    "additionalProperties": _closed(
+                        {"status": ok_fail, "reason": {"type": "string"}}, "reason"
+                    ),
+                },
             },
             **_when_failed(
                 {"properties": {"cause": {"type": "string"}}},
