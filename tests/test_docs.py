@@ -12,6 +12,7 @@ from exporter.app import create_app
 from exporter.checks import CHECK_TYPES
 from exporter.cli import OPTIONS
 from exporter.config import Settings
+from exporter.config_file import load_plan
 from exporter.routes import route_table
 from exporter.run.check_series import CheckSeries, Shape
 
@@ -71,3 +72,17 @@ def test_the_series_count_per_check_type_is_the_documented_one() -> None:
             s for metric in registry.collect() for s in metric.samples if s.labels.get("check")
         ]
         assert len(samples) == documented[name], name
+
+
+def test_the_sidecar_example_config_loads(tmp_path: Path) -> None:
+    section = README.split("### Next to a service: a sidecar config", 1)[1]
+    config = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(config)
+    plan = load_plan(Settings(config_file=path))
+    assert [(c.name, c.type) for c in plan.checks] == [
+        ("app", "http"),
+        ("database", "tcp"),
+        ("log-disk", "disk"),
+        ("logging", "logging"),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import os
 import re
 import socket
 import ssl
@@ -143,7 +144,8 @@ class TcpCheck:
         if probe.step == "banner":
             lost = f"connection lost in the exchange: {error}"
             return self._fail(TcpReason.BANNER, lost, probe.connected)
-        return self._fail(TcpReason.CONNECT, f"cannot connect to {self._options.address}: {error}")
+        why = os.strerror(error.errno) if error.errno else str(error)
+        return self._fail(TcpReason.CONNECT, f"cannot connect to {self._options.address}: {why}")
 
     def _verdict(self, probe: _Probe) -> CheckResult:
         """What a probe that went all the way says."""
