@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import http.server
 import re
+import ssl
 import subprocess
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.certs import CA
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess
 from tests.integration.stack import Alertmanager, Prometheus, poll, shorten_for
@@ -23,6 +28,9 @@ JOB = "smoke-test-exporter"
 RUNBOOK = "https://github.com/smoke-test-exporter/smoke-test-exporter/blob/main/README.md#"
 SEVERITIES = {
     "SmokeTestFailing": "critical",
+    "SmokeTestCheckFailing": "critical",
+    "SmokeTestCheckWarning": "warning",
+    "SmokeTestCertExpiringSoon": "warning",
     "SmokeTestStale": "warning",
     "SmokeTestExporterDown": "critical",
     "SmokeTestLogSinkErrors": "warning",
@@ -65,14 +73,14 @@ def test_promtool_accepts_the_prometheus_config_and_its_rules(config: str) -> No
     done = tool("promtool", "check", "config", config)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f" SUCCESS: {config} is valid prometheus config file syntax\n" in done.stdout
-    assert "Checking monitoring/alerts.yml\n  SUCCESS: 5 rules found\n" in done.stdout
+    assert "Checking monitoring/alerts.yml\n  SUCCESS: 8 rules found\n" in done.stdout
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
     done = tool("promtool", "check", "rules", "monitoring/alerts.yml")
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "Checking monitoring/alerts.yml\n  SUCCESS: 5 rules found\n\n",
+        "Checking monitoring/alerts.yml\n  SUCCESS: 8 rules found\n\n",
         "",
     )
 
@@ -172,6 +180,23 @@ def test_failing_smoke_test_reaches_alertmanager_resolves_and_a_stopped_exporter
             "active",
         )
     ]
+    check_failing = poll(
+        "SmokeTestCheckFailing in Alertmanager",
+        lambda: named(alertmanager.alerts(), "SmokeTestCheckFailing"),
+        bool,
+        20,
+    )
+    assert [(a["labels"], a["annotations"]["summary"]) for a in check_failing] == [
+        (
+            {
+                "alertname": "SmokeTestCheckFailing",
+                "severity": "critical",
+                "check": "logging",
+                **target,
+            },
+            f"Check logging failing on {instance}: open",
+        )
+    ]
     sink_errors = poll(
         "SmokeTestLogSinkErrors firing in Prometheus",
         lambda: firing(server, "SmokeTestLogSinkErrors"),
@@ -229,10 +254,43 @@ def test_failing_smoke_test_reaches_alertmanager_resolves_and_a_stopped_exporter
 def test_every_alert_and_dashboard_query_runs_on_live_prometheus_and_panels_have_data(
     alertmanager: Alertmanager, prometheus: StartPrometheus, start: Start, tmp_path: Path
 ) -> None:
+    # An https service beside it, so the certificate panel and rule have a series too.
+    ca = CA(tmp_path, "ca")
+    pair = ca.issue("service", server=True, expires_in=datetime.timedelta(days=30))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pair.cert, pair.key)
+    service = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler
+    )
+    service.socket = context.wrap_socket(service.socket, server_side=True)
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    config = tmp_path / "smoke-test.yml"
+    config.write_text(
+        "checks:\n  - {name: logging, type: logging}\n"
+        f"  - {{name: web, type: http, url: 'https://127.0.0.1:{service.server_port}/',"
+        f" tls: {{ca_file: '{ca.cert}'}}}}\n"
+    )
+    try:
+        _queries_run_and_panels_have_data(
+            start(
+                f"--log.file={tmp_path / 'exporter.log'}",
+                "--smoke-test.interval=1",
+                f"--config.file={config}",
+            ),
+            prometheus,
+            alertmanager,
+        )
+    finally:
+        service.shutdown()
+        service.server_close()
+
+
+def _queries_run_and_panels_have_data(
+    exporter: ExporterProcess, prometheus: StartPrometheus, alertmanager: Alertmanager
+) -> None:
     # Written by the Grafana work; imported here so the rest of this file runs without it.
     from tests.grafana_queries import dashboard_queries, grafana_alert_queries
 
-    exporter = start(f"--log.file={tmp_path / 'exporter.log'}", "--smoke-test.interval=1")
     server = prometheus(exporter, alertmanager)
     # Several scrapes first, so rates and quantiles have two points or more in their window.
     poll(
@@ -256,6 +314,9 @@ def test_every_alert_and_dashboard_query_runs_on_live_prometheus_and_panels_have
         "up",
         "smoke_test_log_sink_errors_total",
         "smoke_test_log_delivery_seconds_bucket",
+        "smoke_test_check_success",
+        "smoke_test_check_status",
+        "smoke_test_check_cert_expiry_timestamp_seconds",
     }
     assert sorted(name for name in names if not server.result(name)) == []
 
