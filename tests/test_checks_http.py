@@ -576,3 +576,21 @@ async def test_the_health_json_answer_carries_the_observed_latency_on_the_url(
     assert free["observedValue"] == pytest.approx(
         os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize, rel=0.01
     )
+
+
+def test_the_certificate_series_comes_with_a_handshake_and_goes_with_the_check() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from exporter.checks import CheckResult
+    from exporter.run.check_series import CheckSeries, Shape
+
+    registry = CollectorRegistry()
+    series = CheckSeries(registry)
+    series.add("web", Shape(("connect",), observes=True))
+    name = "smoke_test_check_cert_expiry_timestamp_seconds"
+    assert registry.get_sample_value(name, {"check": "web"}) is None  # no handshake yet
+    series.record("web", CheckResult(Status.OK, cert_expiry=1_900_000_000.0), 0.1)
+    assert registry.get_sample_value(name, {"check": "web"}) == 1_900_000_000.0
+    series.remove("web")
+    assert registry.get_sample_value(name, {"check": "web"}) is None
+    assert registry.get_sample_value("smoke_test_check_success", {"check": "web"}) is None
