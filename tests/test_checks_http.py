@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from exporter.checks import Component, RunInfo, SharedSession, Status
+from exporter.checks import CheckResult, Component, RunInfo, SharedSession, Status
 from exporter.checks.http import (
     MAX_BODY_BYTES,
     BasicAuth,
@@ -29,6 +30,7 @@ from exporter.checks.http import (
 )
 from exporter.checks.tls import TlsOptions
 from exporter.options import Seconds
+from exporter.run.check_series import CheckSeries, Shape
 from tests.certs import CA
 from tests.conftest import StartExporter
 from tests.test_checks_tcp import refused_port
@@ -579,11 +581,6 @@ async def test_the_health_json_answer_carries_the_observed_latency_on_the_url(
 
 
 def test_the_certificate_series_comes_with_a_handshake_and_goes_with_the_check() -> None:
-    from prometheus_client import CollectorRegistry
-
-    from exporter.checks import CheckResult
-    from exporter.run.check_series import CheckSeries, Shape
-
     registry = CollectorRegistry()
     series = CheckSeries(registry)
     series.add("web", Shape(("connect",), observes=True))

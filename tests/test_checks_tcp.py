@@ -292,16 +292,20 @@ def test_min_cert_days_needs_tls(tmp_path: Path) -> None:
     )
 
 
-async def test_an_excluded_check_runs_and_shows_but_does_not_decide(
-    start_exporter: StartExporter, tmp_path: Path
-) -> None:
-    port = refused_port()
+def logging_and_a_refused_db(tmp_path: Path, more: str = "") -> Path:
+    """A config file: the logging check, a tcp check ``db`` on a refused port, and ``more``."""
     config = tmp_path / "smoke-test.yml"
     config.write_text(
         "checks:\n  - {name: logging, type: logging}\n"
-        f"  - {{name: db, type: tcp, address: '127.0.0.1:{port}'}}\n"
+        f"  - {{name: db, type: tcp, address: '127.0.0.1:{refused_port()}'}}\n{more}"
     )
-    exporter = await start_exporter(config_file=config)
+    return config
+
+
+async def test_an_excluded_check_runs_and_shows_but_does_not_decide(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    exporter = await start_exporter(config_file=logging_and_a_refused_db(tmp_path))
     status, body = await exporter.smoke()
     assert (status, body["status"]) == (503, "fail")
     assert "excluded" not in body["checks"]["db"]
@@ -339,15 +343,9 @@ async def test_an_excluded_check_runs_and_shows_but_does_not_decide(
 async def test_ready_verbose_lists_each_check_of_the_last_run(
     start_exporter: StartExporter, tmp_path: Path
 ) -> None:
-    port = refused_port()
-    config = tmp_path / "smoke-test.yml"
-    config.write_text(
-        "checks:\n  - {name: logging, type: logging}\n"
-        f"  - {{name: db, type: tcp, address: '127.0.0.1:{port}'}}\n"
-        f"  - {{name: disk, type: disk, path: '{tmp_path}', min_free_bytes: 0,"
-        " warn_free_ratio: 1.0}\n"
-    )
-    exporter = await start_exporter(config_file=config)
+    disk = f"  - {{name: disk, type: disk, path: '{tmp_path}', min_free_bytes: 0,"
+    disk += " warn_free_ratio: 1.0}\n"
+    exporter = await start_exporter(config_file=logging_and_a_refused_db(tmp_path, disk))
     await exporter.smoke()
     async with exporter.client.get("/-/ready?verbose") as response:
         assert response.status == 200
@@ -360,13 +358,7 @@ async def test_ready_verbose_lists_each_check_of_the_last_run(
 async def test_history_and_the_landing_page_show_each_checks_status_and_reason(
     start_exporter: StartExporter, tmp_path: Path
 ) -> None:
-    port = refused_port()
-    config = tmp_path / "smoke-test.yml"
-    config.write_text(
-        "checks:\n  - {name: logging, type: logging}\n"
-        f"  - {{name: db, type: tcp, address: '127.0.0.1:{port}'}}\n"
-    )
-    exporter = await start_exporter(config_file=config)
+    exporter = await start_exporter(config_file=logging_and_a_refused_db(tmp_path))
     await exporter.smoke()
     async with exporter.client.get("/smoke-test/history") as response:
         history = await response.json()

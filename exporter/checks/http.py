@@ -28,10 +28,10 @@ from exporter.checks.base import (
     Status,
 )
 from exporter.checks.tls import (
-    CERT_HAS_EXPIRED,
     TlsOptions,
     client_context,
     expiry_problem,
+    verify_failure,
     watching_handshakes,
 )
 from exporter.options import Invalid, Seconds
@@ -319,11 +319,9 @@ def _tls_failure(
 ) -> tuple[HttpReason, str]:
     """A failed handshake: an expired certificate, or any other TLS failure."""
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        cert = error.certificate_error
-        why = getattr(cert, "verify_message", None) or str(cert)
-        expired = getattr(cert, "verify_code", None) == CERT_HAS_EXPIRED
+        expired, why = verify_failure(error.certificate_error)
         reason = HttpReason.CERT_EXPIRY if expired else HttpReason.TLS
-        return reason, f"{error.host}:{error.port}: certificate {why}"
+        return reason, f"{error.host}:{error.port}: {why}"
     if isinstance(error, aiohttp.ClientConnectorSSLError):
         return HttpReason.TLS, f"TLS with {error.host}:{error.port}: {_os(error)}"
     return HttpReason.TLS, f"TLS with {url}: {_plain(error)}"

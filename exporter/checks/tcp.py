@@ -23,11 +23,11 @@ from exporter.checks.base import (
     Status,
 )
 from exporter.checks.tls import (
-    CERT_HAS_EXPIRED,
     TlsOptions,
     client_context,
     expiry_problem,
     not_after,
+    verify_failure,
 )
 from exporter.config import parse_listen_address
 from exporter.options import Invalid, Seconds
@@ -101,10 +101,8 @@ class TcpCheck:
         self._component = Component("address", options.address)
         self._expect = re.compile(options.expect_regex.encode()) if options.expect_regex else None
         tls = options.tls
-        self._tls = None if tls is False else TlsOptions() if tls is True else tls
-        self._ssl = (
-            None if self._tls is None else client_context(self._tls if tls is not True else None)
-        )
+        self._server_name = None if isinstance(tls, bool) else tls.server_name
+        self._ssl = None if tls is False else client_context(None if tls is True else tls)
 
     def _fail(self, reason: TcpReason, error: str, seconds: float | None = None) -> CheckResult:
         observed = None if seconds is None else Observed(seconds, "s")
@@ -113,9 +111,9 @@ class TcpCheck:
     def _tls_failure(self, error: ssl.SSLError, probe: _Probe) -> CheckResult:
         """A failed handshake: an expired certificate, or any other TLS failure."""
         if isinstance(error, ssl.SSLCertVerificationError):
-            expired = error.verify_code == CERT_HAS_EXPIRED
+            expired, why = verify_failure(error)
             reason = TcpReason.CERT_EXPIRY if expired else TcpReason.TLS
-            return self._fail(reason, f"certificate {error.verify_message}", probe.connected)
+            return self._fail(reason, why, probe.connected)
         return self._fail(
             TcpReason.TLS, f"TLS handshake failed: {error.reason or error}", probe.connected
         )
@@ -193,10 +191,10 @@ class TcpCheck:
             )
             probe.connected = time.perf_counter() - t0
             try:
-                if self._ssl is not None and self._tls is not None:
+                if self._ssl is not None:
                     probe.step = "tls"
                     await writer.start_tls(
-                        self._ssl, server_hostname=self._tls.server_name or self._host
+                        self._ssl, server_hostname=self._server_name or self._host
                     )
                     probe.expires = not_after(writer.get_extra_info("ssl_object"))
                 probe.step = "banner"

@@ -9,7 +9,7 @@ import functools
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.checks.base import Status
@@ -29,14 +29,19 @@ class TlsOptions:
     key_file: Path | None = None
     insecure_skip_verify: bool = False
     server_name: str | None = None
+    # Made when the options are read, so a file that cannot be used is a config error naming
+    # its key, and the check's client uses the very context that loaded it.
+    context: ssl.SSLContext = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if (self.cert_file is None) != (self.key_file is None):
             missing = "cert_file" if self.key_file else "key_file"
             raise Invalid(missing, "give cert_file and key_file together")
-        _configure(
-            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), self
-        )  # the files load, or the key is named
+        context = _reporting()
+        if self.ca_file is None:
+            context.load_default_certs()
+        _configure(context, self)
+        object.__setattr__(self, "context", context)
 
 
 @dataclass
@@ -77,16 +82,9 @@ class _ReportingObject(ssl.SSLObject):
 
 
 def client_context(options: TlsOptions | None) -> ssl.SSLContext:
-    """A client context of ``options``, made anew (a check builds its own once); or without
-    options the shared default one: the system's CAs, names checked. Either reports its
-    handshakes to watching_handshakes."""
-    if options is None:
-        return _default_context()
-    context = _reporting()
-    if options.ca_file is None:
-        context.load_default_certs()
-    _configure(context, options)
-    return context
+    """The client context of ``options``; or without options the shared default one: the
+    system's CAs, names checked. Either reports its handshakes to watching_handshakes."""
+    return _default_context() if options is None else options.context
 
 
 @functools.cache
@@ -157,3 +155,11 @@ def expiry_problem(expires: float, min_days: float | None) -> tuple[Status, str]
             f"the certificate expires in {days:.1f} days, under min_cert_days {min_days:g}",
         )
     return None
+
+
+def verify_failure(error: BaseException) -> tuple[bool, str]:
+    """Whether a failed certificate verification was an expired certificate, and what
+    OpenSSL said."""
+    code = getattr(error, "verify_code", None)
+    message = getattr(error, "verify_message", None) or str(error)
+    return code == CERT_HAS_EXPIRED, f"certificate {message}"
