@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,6 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from exporter.build import build_checks, build_sinks
 from exporter.checks import CheckDeps, SharedSession
+from exporter.checks.canaries import CanaryLedger
+from exporter.checks.stores.registry import Stores
 from exporter.config import Settings
 from exporter.config_file import load_plan
 from exporter.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
@@ -87,7 +90,8 @@ def create_app(
         access_per_second=settings.access_log_per_second,
     )
     http = SharedSession()
-    check_deps = CheckDeps(logs, http, registry)
+    canaries = CanaryLedger(settings.instance or socket.gethostname())
+    check_deps = CheckDeps(logs, http, registry, canaries, Stores(registry, canaries))
     runner = Runner(
         build_checks(plan.checks, check_deps),
         metrics,

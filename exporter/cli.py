@@ -15,6 +15,7 @@ from exporter import __version__
 from exporter.config import (
     Settings,
     parse_bool,
+    parse_instance,
     parse_listen_address,
     parse_log_level,
     parse_message,
@@ -97,6 +98,13 @@ OPTIONS = (
         partial(parse_seconds, allow_zero=True),
         "HTTP-triggered runs start at most this often; callers in between get the latest "
         "result, marked cached (default 1; 0: every request runs, concurrent ones still share)",
+    ),
+    Option(
+        "--smoke-test.instance",
+        "instance",
+        parse_instance,
+        "the instance every canary names, so that store checks find this exporter's own "
+        "canaries (default: the host name)",
     ),
     Option(
         "--log.access",

@@ -59,6 +59,7 @@ class Settings:
     access_log_per_second: float = 1000.0
     web_config_file: Path | None = None
     config_file: Path | None = None
+    instance: str | None = None  # None: the host name
 
 
 def parse_listen_address(text: str) -> ListenAddress:
@@ -95,6 +96,15 @@ def parse_message(text: str) -> str:
     """A non-empty message."""
     if not text.strip():
         raise ValueError("the message is empty")
+    return text
+
+
+def parse_instance(text: str) -> str:
+    """The instance a canary names: printable, with no spaces, at most 253 characters."""
+    if not text or len(text) > 253 or not text.isprintable() or any(c.isspace() for c in text):
+        raise ValueError(
+            f"{text!r} is not an instance name: 1 to 253 printable characters, no spaces"
+        )
     return text
 
 

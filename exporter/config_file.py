@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from exporter.checks import CHECK_TYPES
+from exporter.checks import CHECK_TYPES, STORE_TYPES
 from exporter.config import Settings
 from exporter.options import OptionError, Seconds, convert, load_options
 from exporter.plan import CheckSpec, Plan, SinkSpec, default_plan, with_log_file
@@ -134,4 +134,11 @@ def _checks(value: Any, directory: Path, default_timeout: float) -> tuple[CheckS
         data = {k: v for k, v in item.items() if k not in CHECK_KEYS}
         options = load_options(check_type.options, data, where, directory, CHECK_KEYS)
         specs.append(CheckSpec(name, type_name, timeout, options))
+    stores = [i for i, spec in enumerate(specs) if spec.type in STORE_TYPES]
+    if stores and not any(spec.type == "logging" for spec in specs):
+        raise OptionError(
+            f"checks[{stores[0]}].type",
+            f"{specs[stores[0]].type!r} looks for the canary that a logging check writes: "
+            "add a check of type logging",
+        )
     return tuple(specs)

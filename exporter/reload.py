@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from exporter.build import build_checks, build_sinks
-from exporter.checks import CheckDeps
+from exporter.checks import STORE_TYPES, CheckDeps
 from exporter.config_file import ConfigError
 from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import Metrics
@@ -69,6 +69,9 @@ class Reloader:
             async with self._runner.between_runs():
                 retired = self._logs.swap([sink for _, sink in sinks])
                 self._runner.set_checks(checks)
+                self._check_deps.stores.keep(
+                    spec.name for spec in plan.checks if spec.type in STORE_TYPES
+                )
                 self.live = Live(plan, sinks)
                 self._on_change()
             stuck = await asyncio.to_thread(self._logs.retire, retired, RETIRE_TIMEOUT)

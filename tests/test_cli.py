@@ -122,6 +122,16 @@ CASES = [
         1.0,
     ),
     Case(
+        "--smoke-test.instance",
+        "SMOKE_TEST_EXPORTER_SMOKE_TEST_INSTANCE",
+        "instance",
+        "node-a/pod-1",
+        "node-a/pod-1",
+        "web-7f9c",
+        "web-7f9c",
+        None,
+    ),
+    Case(
         "--log.access",
         "SMOKE_TEST_EXPORTER_LOG_ACCESS",
         "access_log",
@@ -215,6 +225,7 @@ UNUSABLE_ENV_TEXT = {
     "interval_seconds": "-1",
     "timeout_seconds": "0",
     "min_interval_seconds": "-0.5",
+    "instance": "two words",
     "access_log": "maybe",
     "access_log_per_second": "0",
 }

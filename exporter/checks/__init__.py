@@ -19,16 +19,21 @@ from exporter.checks.base import (
     SharedSession,
     Status,
 )
+from exporter.checks.stores import file as file_store
 
 CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "logging": logging.TYPE,
     "disk": disk.TYPE,
     "tcp": tcp.TYPE,
     "http": http.TYPE,
+    "file": file_store.TYPE,
 }
+# The check types that look for the canary in a store: they need a logging check to write it.
+STORE_TYPES = frozenset({"file"})
 
 __all__ = [
     "CHECK_TYPES",
+    "STORE_TYPES",
     "Check",
     "CheckDeps",
     "CheckResult",

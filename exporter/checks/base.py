@@ -10,6 +10,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 from prometheus_client import CollectorRegistry
 
+from exporter.checks.canaries import CanaryLedger
+from exporter.checks.stores.registry import Stores
 from exporter.logs.pipeline import LogPipeline
 
 OptionsT = TypeVar("OptionsT")
@@ -146,6 +148,8 @@ class CheckDeps:
     logs: LogPipeline
     http: SharedSession
     registry: CollectorRegistry
+    canaries: CanaryLedger  # numbers each canary a logging check writes
+    stores: Stores  # what store checks keep across reloads
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from exporter.checks.base import (
     RunInfo,
     Status,
 )
+from exporter.checks.canaries import CanaryLedger
 from exporter.logs.pipeline import LogPipeline
 from exporter.sinks import Reason
 
@@ -28,24 +29,31 @@ class LoggingOptions:
 
 def build(name: str, options: LoggingOptions, deps: CheckDeps) -> Check:
     """The canary check over the app's log pipeline."""
-    return LoggingCheck(deps.logs)
+    return LoggingCheck(deps.logs, deps.canaries)
 
 
 class LoggingCheck:
-    """Every sink wrote, flushed and (for files) read back this run's canary in time."""
+    """Every sink wrote, flushed and (for files) read back this run's canary in time.
 
-    def __init__(self, logs: LogPipeline) -> None:
+    The canary carries the run, its number in this process and the instance, so that the
+    store checks can find it in the central log store."""
+
+    def __init__(self, logs: LogPipeline, canaries: CanaryLedger) -> None:
         self._logs = logs
+        self._canaries = canaries
 
     async def __call__(self, run: RunInfo) -> CheckResult:
         # Until the check's own deadline: a silent sink is named, not the whole check timed out.
         wait = max(0.0, run.own_deadline - asyncio.get_running_loop().time())
+        canary = self._canaries.write(run.run_id)
         outcomes = await self._logs.deliver_canary(
             CANARY_MESSAGE,
             wait,
             timeout_text=f"{run.timeout_seconds:g}s",
             run_id=run.run_id,
             trigger=run.trigger,
+            seq=canary.seq,
+            instance=canary.instance,
         )
         sinks = {name: "ok" if outcome.ok else "fail" for name, outcome in outcomes.items()}
         parts = {

@@ -53,7 +53,8 @@ class FanoutHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = Line(self.format(record), getattr(record, "_delivery", None))
+            delivery = getattr(record, "_delivery", None)
+            line = Line(self.format(record), delivery, record.levelno, record.created)
         except Exception:  # noqa: BLE001 - logging's own convention for a broken record
             self.handleError(record)
             return
@@ -171,7 +172,12 @@ class LogPipeline:
         return stuck
 
     async def deliver_canary(
-        self, message: str, seconds: float, *, timeout_text: str | None = None, **fields: str
+        self,
+        message: str,
+        seconds: float,
+        *,
+        timeout_text: str | None = None,
+        **fields: str | int,
     ) -> dict[str, SinkOutcome]:
         """Log the canary at INFO through the real pipeline; each sink's outcome, by name.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.sinks import file, stream
+from exporter.sinks import file, stream, syslog
 from exporter.sinks.base import (
     OK,
     Batch,
@@ -21,6 +21,7 @@ from exporter.sinks.base import (
 SINK_TYPES: Mapping[str, SinkType[Any]] = {
     "stdout": stream.TYPE,
     "file": file.TYPE,
+    "syslog": syslog.TYPE,
 }
 
 __all__ = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -78,10 +79,13 @@ class Delivery:
 
 
 class Line(NamedTuple):
-    """What a sink's queue holds: one formatted JSON line, and the Delivery if it is a canary."""
+    """What a sink's queue holds: one formatted JSON line, the Delivery if it is a canary, and
+    the record's level and creation time (for a sink with a header of its own, as syslog's)."""
 
     text: str
     delivery: Delivery | None
+    level: int = logging.INFO
+    created: float = 0.0  # Unix time
 
 
 Span = tuple[int, int]  # start and length of one line within a batch's bytes

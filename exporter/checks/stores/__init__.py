@@ -1,0 +1,1 @@
+"""Store checks: the canary confirmed in the central log store, one module per kind of store."""
