@@ -30,16 +30,26 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian's prometheus and prometheus-alertmanager: the real servers, promtool and amtool, which
-# the integration tests start on loopback with temporary data directories; wrk for the floods
-# and the benchmark, which also measures prometheus-blackbox-exporter.
-TOOLS := prometheus promtool prometheus-alertmanager amtool wrk prometheus-blackbox-exporter
+# The real servers the integration tests start on loopback, with temporary directories, each
+# as the command that proves it is there and the Debian package that brings it:
+# Prometheus, promtool, Alertmanager and amtool; wrk for the floods and the benchmark (which also
+# measures blackbox_exporter); rsyslogd and the journal's remote and gateway daemons for the
+# canary's end-to-end chains (systemd-socket-activate gives gatewayd a port of our choosing);
+# the Pushgateway for the heartbeat. Debian's packages start no daemon in a container.
+TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
+  prometheus-alertmanager:prometheus-alertmanager wrk:wrk \
+  prometheus-blackbox-exporter:prometheus-blackbox-exporter rsyslogd:rsyslog \
+  /lib/systemd/systemd-journal-remote:systemd-journal-remote \
+  /lib/systemd/systemd-journal-gatewayd:systemd-journal-remote \
+  systemd-socket-activate:systemd prometheus-pushgateway:prometheus-pushgateway
 tools:
-	@for t in $(TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	@missing=; for t in $(TOOLS); do \
+	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
 	[ -z "$$missing" ] || { \
-	  echo "installing Debian's prometheus and prometheus-alertmanager" >&2; \
+	  packages=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	  echo "installing Debian's $$packages" >&2; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      prometheus prometheus-alertmanager wrk prometheus-blackbox-exporter >/dev/null; } \
+	      $$packages >/dev/null; } \
 	  || echo "WARNING: could not install them: their tests will skip (and fail under CI=true)" >&2; }
 
 pytest: $(VENV)/.installed-test tools

@@ -185,7 +185,7 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "sinks: [{name: s, type: kafka}]\n",
-            "sinks[0].type: unknown type 'kafka' (known: stdout, file)",
+            "sinks[0].type: unknown type 'kafka' (known: stdout, file, syslog)",
             id="unknown-sink-type",
         ),
         pytest.param(

@@ -4,7 +4,9 @@ truncation."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,9 @@ class Follower:
     def _open(self, *, start_at_end: bool) -> None:
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):  # opens, but is never read: keep nothing open
+            os.close(fd)
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
         self.close()
         self._fd, self._identity = fd, (st.st_dev, st.st_ino)
         self._offset = st.st_size if start_at_end else 0
@@ -61,7 +66,8 @@ class Follower:
             os.close(fd)
 
     def lines(self) -> Iterator[tuple[str, Place]]:
-        """The whole lines appended since the last call; OSError when the file cannot be read."""
+        """The whole lines appended since the last call (none while the file does not exist);
+        OSError when it cannot be read."""
         budget = MAX_READ_BYTES
         if self._fd is not None:
             budget -= yield from self._drain(budget)
@@ -70,9 +76,9 @@ class Follower:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            if self._fd is None:
-                raise
-            return  # moved away, and not yet created again: the old file was read
+            # Not written yet, or moved away and not yet created again (the old file was read):
+            # the store holds nothing new, and pending canaries stay pending.
+            return
         if (st.st_dev, st.st_ino) != self._identity:
             self._open(start_at_end=False)
         elif st.st_size < self._offset:

@@ -1,0 +1,152 @@
+"""The whole chain, for real: exporter -> syslog sink -> rsyslogd -> file -> the file store check.
+
+rsyslogd is Debian's, started on loopback ports with a config of its own; `make test` installs
+it. Killing it loses canaries: the store check says missing, and recovers when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.config import LogLevel
+from tests.conftest import CANARY, Exporter, StartExporter
+from tests.rsyslog import Rsyslog
+
+QUIET = {"log_level": LogLevel.ERROR}  # the canary is the only line: counts are exact
+
+
+def counts(exporter: Exporter, store: str = "central") -> dict[str, float]:
+    names = ("written", "found", "missing", "late", "duplicate", "lost", "dropped_pending")
+    return {n: exporter.sample(f"smoke_test_canary_{n}_total", store=store) for n in names}
+
+
+def config(tmp_path: Path, rsyslog: Rsyslog, sink: str, store: str = "") -> Path:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(
+        f"sinks:\n  - {{name: syslog, type: syslog, {sink}}}\n"
+        "checks:\n  - {name: logging, type: logging}\n"
+        f"  - {{name: central, type: file, path: '{rsyslog.out}', {store or 'max_delay: 5s'}}}\n"
+    )
+    return path
+
+
+async def until(
+    exporter: Exporter, wanted: Any, timeout: float = 10.0
+) -> tuple[int, dict[str, Any]]:
+    """Run the smoke test until ``wanted(status, body)``; the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = await exporter.smoke()
+        if wanted(status, body):
+            return status, body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never got there; last answer {status} {body}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def rsyslog(tmp_path: Path) -> Any:
+    server = Rsyslog(tmp_path / "rsyslog")
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.mark.parametrize(
+    ("sink", "prefix"),
+    [
+        pytest.param("protocol: udp", "smoke-test-exporter[", id="udp-rfc5424"),
+        pytest.param("protocol: tcp", "smoke-test-exporter[", id="tcp-octet-counting"),
+        pytest.param("protocol: tcp, framing: lf", "smoke-test-exporter[", id="tcp-lf"),
+        pytest.param("protocol: udp, format: rfc3164, app_name: web", "web[", id="udp-rfc3164"),
+    ],
+)
+async def test_the_canary_is_found_in_the_file_rsyslog_writes(
+    start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog, sink: str, prefix: str
+) -> None:
+    port = rsyslog.tcp if "tcp" in sink else rsyslog.udp
+    cfg = config(tmp_path, rsyslog, f"address: '127.0.0.1:{port}', {sink}")
+    exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
+    status, body = await until(exporter, lambda s, b: b["checks"]["central"]["status"] == "ok")
+    assert status == 200
+    central = body["checks"]["central"]
+    assert central["newest"]["state"] == "found"
+    assert central["observed_unit"] == "s"
+    line = next(
+        line for line in rsyslog.out.read_text().splitlines() if central["newest"]["run_id"] in line
+    )
+    assert prefix in line
+    assert f'"message": "{CANARY}"' in line
+    assert f'"seq": {central["newest"]["seq"]}, "instance": "web-1"' in line
+    c = counts(exporter)
+    assert c["found"] >= 1
+    assert c["written"] == c["found"] + exporter.sample("smoke_test_canary_pending", store="central")
+    assert c["missing"] == c["duplicate"] == c["lost"] == c["late"] == 0
+
+
+async def test_a_killed_rsyslogd_makes_canaries_missing_and_its_return_recovers(
+    start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
+) -> None:
+    cfg = config(
+        tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.udp}', protocol: udp", "max_delay: 1s"
+    )
+    exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
+    # Until the run's own canary is found in that run: nothing is on its way when it dies.
+    await until(exporter, lambda s, b: b["checks"]["central"]["canaries"]["pending"] == 0)
+    before = counts(exporter)
+    assert before["written"] == before["found"]
+    rsyslog.kill()
+    # UDP: the datagram is sent, so the logging check alone can pass; the store says missing.
+    status, body = await until(
+        exporter, lambda s, b: b["checks"]["central"].get("reason") == "missing"
+    )
+    assert status == 503
+    central = body["checks"]["central"]
+    assert central["status"] == "fail"
+    assert central["error"] == (
+        f"canary seq {central['newest']['seq']} of run {central['newest']['run_id']} "
+        "not found within max_delay 1s"
+    )
+    assert central["component"] == {"kind": "path", "id": str(rsyslog.out)}
+    assert body["message"].startswith("Smoke test failed: check central failed")
+    during = counts(exporter)
+    pending = exporter.sample("smoke_test_canary_pending", store="central")
+    assert during["found"] == before["found"]
+    assert during["missing"] >= 1
+    assert during["written"] == during["found"] + during["missing"] + pending
+    rsyslog.start()
+    status, body = await until(exporter, lambda s, b: s == 200, timeout=15)
+    assert body["checks"]["central"]["status"] == "ok"
+    after = counts(exporter)
+    pending = exporter.sample("smoke_test_canary_pending", store="central")
+    assert after["found"] > during["found"]
+    assert after["written"] == after["found"] + after["missing"] + pending
+    assert after["duplicate"] == after["lost"] == 0
+    # Canaries lost while it was down stay missing: none of them turns up late.
+    assert after["late"] == 0
+
+
+async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
+    start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
+) -> None:
+    cfg = config(
+        tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.tcp}', protocol: tcp", "max_delay: 30s"
+    )
+    exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
+    for _ in range(2000):
+        status, body = await exporter.smoke()
+        assert body["checks"]["logging"]["status"] == "ok", body
+    await asyncio.sleep(0.5)
+    status, body = await exporter.smoke()  # the 2001st run settles what rsyslogd has written
+    c = counts(exporter)
+    pending = exporter.sample("smoke_test_canary_pending", store="central")
+    assert c["written"] == 2002  # and the start-up run's
+    assert c["found"] == c["written"] - pending
+    assert pending <= 1  # at most the canary of the last run is still on its way
+    assert c["missing"] == c["duplicate"] == c["lost"] == c["late"] == c["dropped_pending"] == 0
+    assert body["checks"]["central"]["canaries"]["found"] == c["found"]

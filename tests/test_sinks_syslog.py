@@ -1,0 +1,265 @@
+"""The syslog sink against real sockets on loopback: exact RFC 5424 and 3164 messages, both
+framings, UDP, TCP and Unix sockets, a server that is down, goes away or comes back."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.metrics import Metrics, create_metrics
+from exporter.sinks import Batch, Line, Reason
+from exporter.sinks.syslog import (
+    BACKOFF_FIRST,
+    Format,
+    Framing,
+    SyslogOptions,
+    SyslogSink,
+    Transport,
+    severity,
+)
+from tests.test_checks_tcp import refused_port
+
+CREATED = 1796300000.123456  # 2026-12-03T12:13:20.123456Z
+TEXT = '{"message": "hello", "run_id": "abc", "seq": 1, "instance": "host-a"}'
+
+
+def metrics() -> Metrics:
+    return create_metrics(CollectorRegistry(), triggers=[], handlers=[], interval_seconds=0)
+
+
+OPEN: list[SyslogSink] = []
+
+
+def sink(address: str, **options: object) -> SyslogSink:
+    """A syslog sink named central on host web-1, closed after the test."""
+    built = SyslogSink("central", SyslogOptions(address, **options), "web-1", metrics())  # type: ignore[arg-type]
+    OPEN.append(built)
+    return built
+
+
+@pytest.fixture(autouse=True)
+def close_sinks() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
+def batch(*texts: str, level: int = logging.INFO) -> Batch:
+    return Batch([Line(text, None, level, CREATED) for text in texts])
+
+
+@pytest.fixture
+def udp() -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(2)
+        yield server
+
+
+class TcpServer:
+    """Accepts connections and keeps every byte each one sent."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.port = self.listener.getsockname()[1]
+        self.received: list[bytearray] = []
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            data = bytearray()
+            self.received.append(data)
+            threading.Thread(target=self._read, args=(conn, data), daemon=True).start()
+
+    @staticmethod
+    def _read(conn: socket.socket, data: bytearray) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(65536):
+                data.extend(chunk)
+
+    def wait_for(self, size: int, timeout: float = 2.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = b"".join(self.received)
+            if len(got) >= size:
+                return got
+            time.sleep(0.01)
+        raise AssertionError(f"got {b''.join(self.received)!r}, wanted {size} bytes")
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+
+@pytest.fixture
+def tcp() -> Iterator[TcpServer]:
+    server = TcpServer()
+    yield server
+    server.close()
+
+
+def test_rfc5424_message_is_exact(udp: socket.socket) -> None:
+    s = sink(f"127.0.0.1:{udp.getsockname()[1]}")
+    assert s.deliver(batch(TEXT)).ok
+    message = udp.recv(65536).decode()
+    pid = s.frame(Line(TEXT, None, logging.INFO, CREATED)).split(b" ")[4].decode()
+    # local0 (16) * 8 + informational (6) = 134
+    assert message == f"<134>1 2026-12-03T12:13:20.123456Z web-1 smoke-test-exporter {pid} - - {TEXT}"
+
+
+def test_rfc3164_message_is_exact(udp: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        s = sink(f"127.0.0.1:{udp.getsockname()[1]}", format=Format.RFC3164, facility="daemon")
+        assert s.deliver(batch(TEXT, level=logging.WARNING)).ok
+        message = udp.recv(65536).decode()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    pid = message.split("[")[1].split("]")[0]
+    # daemon (3) * 8 + warning (4) = 28; the day is padded with a space
+    assert message == f"<28>Dec  3 12:13:20 web-1 smoke-test-exporter[{pid}]: {TEXT}"
+
+
+def test_severity_follows_the_level() -> None:
+    levels = [logging.CRITICAL, logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG]
+    assert [severity(level) for level in levels] == [2, 3, 4, 6, 7]
+
+
+def test_each_line_is_one_datagram(udp: socket.socket) -> None:
+    s = sink(f"127.0.0.1:{udp.getsockname()[1]}")
+    assert s.deliver(batch("one", "two", "three")).ok
+    assert [udp.recv(65536).decode().rsplit(" ", 1)[1] for _ in range(3)] == ["one", "two", "three"]
+
+
+def test_tcp_frames_by_octet_counting(tcp: TcpServer) -> None:
+    s = sink(f"127.0.0.1:{tcp.port}", protocol=Transport.TCP)
+    assert s.deliver(batch("one", "two")).ok
+    first = s.frame(Line("one", None, logging.INFO, CREATED))
+    second = s.frame(Line("two", None, logging.INFO, CREATED))
+    got = tcp.wait_for(len(first) + len(second))
+    length, _, rest = got.partition(b" ")
+    assert int(length) == len(rest[: int(length)])
+    assert rest[: int(length)].endswith(b" - - one")
+    assert got == first + second
+    assert first == b"%d %s" % (len(first) - len(length) - 1, first[len(length) + 1 :])
+
+
+def test_tcp_frames_by_line_feed(tcp: TcpServer) -> None:
+    s = sink(f"127.0.0.1:{tcp.port}", protocol=Transport.TCP, framing=Framing.LF)
+    assert s.deliver(batch("one", "two")).ok
+    got = tcp.wait_for(2).decode()
+    while got.count("\n") < 2:
+        got = tcp.wait_for(len(got) + 1).decode()
+    assert [line.rsplit(" ", 1)[1] for line in got.splitlines()] == ["one", "two"]
+    assert got.startswith("<134>1 ")
+
+
+def test_a_server_that_is_down_fails_open_then_backs_off_then_recovers() -> None:
+    port = refused_port()
+    s = sink(f"127.0.0.1:{port}", protocol=Transport.TCP)
+    outcome = s.deliver(batch("one"))
+    assert (outcome.ok, outcome.reason) == (False, Reason.OPEN)
+    assert outcome.error == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+    server = TcpServer(port)
+    try:
+        outcome = s.deliver(batch("two"))  # within the backoff: not tried
+        assert (outcome.ok, outcome.reason) == (False, Reason.OPEN)
+        assert outcome.error is not None
+        assert outcome.error.startswith(
+            f"cannot connect to 127.0.0.1:{port}: Connection refused; next connect to "
+        )
+        time.sleep(BACKOFF_FIRST + 0.05)
+        assert s.deliver(batch("three")).ok
+        assert server.wait_for(1).endswith(b" - - three")
+    finally:
+        server.close()
+
+
+def test_a_server_that_closed_the_stream_gets_a_new_connection_not_a_lost_line(
+    tcp: TcpServer,
+) -> None:
+    s = sink(f"127.0.0.1:{tcp.port}", protocol=Transport.TCP)
+    assert s.deliver(batch("one")).ok
+    tcp.wait_for(1)
+    tcp.connections[0].shutdown(socket.SHUT_RDWR)  # the server restarts its input, say
+    time.sleep(0.05)
+    assert s.deliver(batch("two")).ok
+    deadline = time.monotonic() + 2
+    while len(tcp.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(tcp.received) == 2
+    assert bytes(tcp.received[0]).endswith(b" - - one")
+    tcp.wait_for(len(tcp.received[0]) + 1)
+    assert bytes(tcp.received[1]).endswith(b" - - two")
+
+
+def test_udp_to_a_closed_port_fails_the_next_send() -> None:
+    port = refused_port()
+    s = sink(f"127.0.0.1:{port}")
+    s.deliver(batch("one"))  # sent; the port-unreachable answer comes back
+    time.sleep(0.05)
+    outcome = s.deliver(batch("two"))
+    assert (outcome.ok, outcome.reason, outcome.error) == (False, Reason.WRITE, "Connection refused")
+
+
+def test_a_message_too_long_for_a_datagram_fails_the_write(udp: socket.socket) -> None:
+    s = sink(f"127.0.0.1:{udp.getsockname()[1]}")
+    outcome = s.deliver(batch("x" * 70_000))
+    assert (outcome.ok, outcome.reason, outcome.error) == (False, Reason.WRITE, "Message too long")
+    assert s.deliver(batch("fits")).ok
+
+
+def test_unix_datagram_socket(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(str(path))
+        server.settimeout(2)
+        s = sink(str(path), protocol=Transport.UNIX)
+        assert s.deliver(batch(TEXT)).ok
+        message = server.recv(65536).decode()
+    assert message.startswith("<134>1 ")
+    assert json.loads(message.split(" - - ", 1)[1])["run_id"] == "abc"
+
+
+def test_unix_stream_socket_is_framed(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen()
+        server.settimeout(2)
+        s = sink(str(path), protocol=Transport.UNIX)
+        assert s.deliver(batch("one")).ok
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(2)
+            got = conn.recv(65536)
+    length, _, rest = got.partition(b" ")
+    assert int(length) == len(rest)
+    assert rest.endswith(b" - - one")
+
+
+def test_a_missing_unix_socket_fails_open(tmp_path: Path) -> None:
+    s = sink(str(tmp_path / "none"), protocol=Transport.UNIX)
+    outcome = s.deliver(batch("one"))
+    assert (outcome.ok, outcome.reason) == (False, Reason.OPEN)
+    assert outcome.error == f"cannot connect to {tmp_path / 'none'}: No such file or directory"
