@@ -39,9 +39,7 @@ class Rsyslog:
         self.udp = free_port(socket.SOCK_DGRAM)
         self.tcp = free_port(socket.SOCK_STREAM)
         self.conf = directory / "rsyslog.conf"
-        self.conf.write_text(
-            CONF.format(dir=directory, udp=self.udp, tcp=self.tcp, out=self.out)
-        )
+        self.conf.write_text(CONF.format(dir=directory, udp=self.udp, tcp=self.tcp, out=self.out))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -75,4 +73,3 @@ class Rsyslog:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
-

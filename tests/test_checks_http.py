@@ -22,12 +22,12 @@ from prometheus_client import CollectorRegistry
 from exporter.checks import CheckResult, Component, RunInfo, SharedSession, Status
 from exporter.checks.http import (
     MAX_BODY_BYTES,
-    BasicAuth,
     HttpCheck,
     HttpOptions,
     HttpReason,
     Method,
 )
+from exporter.checks.secrets import BasicAuth
 from exporter.checks.tls import TlsOptions
 from exporter.options import Seconds
 from exporter.run.check_series import CheckSeries, Shape

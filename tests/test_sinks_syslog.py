@@ -122,7 +122,9 @@ def test_rfc5424_message_is_exact(udp: socket.socket) -> None:
     message = udp.recv(65536).decode()
     pid = s.frame(Line(TEXT, None, logging.INFO, CREATED)).split(b" ")[4].decode()
     # local0 (16) * 8 + informational (6) = 134
-    assert message == f"<134>1 2026-12-03T12:13:20.123456Z web-1 smoke-test-exporter {pid} - - {TEXT}"
+    assert (
+        message == f"<134>1 2026-12-03T12:13:20.123456Z web-1 smoke-test-exporter {pid} - - {TEXT}"
+    )
 
 
 def test_rfc3164_message_is_exact(udp: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,7 +221,11 @@ def test_udp_to_a_closed_port_fails_the_next_send() -> None:
     s.deliver(batch("one"))  # sent; the port-unreachable answer comes back
     time.sleep(0.05)
     outcome = s.deliver(batch("two"))
-    assert (outcome.ok, outcome.reason, outcome.error) == (False, Reason.WRITE, "Connection refused")
+    assert (outcome.ok, outcome.reason, outcome.error) == (
+        False,
+        Reason.WRITE,
+        "Connection refused",
+    )
 
 
 def test_a_message_too_long_for_a_datagram_fails_the_write(udp: socket.socket) -> None:

@@ -3,14 +3,16 @@ canaries, counted exactly, with the series to match."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.checks.canaries import Canary, CanaryLedger
 from exporter.checks.stores.book import CanaryBook, Sightings, StoreOptions
 from exporter.checks.stores.lines import count_lines, key_of_line
-from exporter.checks.stores.series import COUNTED
 from exporter.checks.stores.registry import Stores
+from exporter.checks.stores.series import COUNTED
 from exporter.options import Seconds
 
 STORE = "central"
@@ -23,7 +25,9 @@ class Books:
         self.registry = CollectorRegistry()
         self.ledger = CanaryLedger("host-a")
         self.stores = Stores(self.registry, self.ledger)
-        typed = {k: (v if k == "max_pending" else Seconds(v)) for k, v in options.items()}
+        typed: dict[str, Any] = {
+            k: (int(v) if k == "max_pending" else Seconds(v)) for k, v in options.items()
+        }
         self.book = CanaryBook(self.ledger, self.stores.series(STORE), StoreOptions(**typed))
 
     def write(self, n: int = 1) -> list[Canary]:
@@ -32,7 +36,8 @@ class Books:
     def counts(self) -> dict[str, float]:
         values = {}
         for name in COUNTED:
-            value = self.registry.get_sample_value(f"smoke_test_canary_{name}_total", {"store": STORE})
+            sample = f"smoke_test_canary_{name}_total"
+            value = self.registry.get_sample_value(sample, {"store": STORE})
             assert value is not None
             values[name] = value
         return values
@@ -60,12 +65,18 @@ def test_a_found_canary_is_counted_once_with_its_delay() -> None:
     assert b.counts() == zero(written=1, found=1)
     assert b.pending() == 0
     assert b.delays() == 1
-    assert b.registry.get_sample_value(
-        "smoke_test_canary_delay_seconds_bucket", {"store": STORE, "le": "1.0"}
-    ) == 1
-    assert b.registry.get_sample_value(
-        "smoke_test_canary_delay_seconds_bucket", {"store": STORE, "le": "0.5"}
-    ) == 0
+    assert (
+        b.registry.get_sample_value(
+            "smoke_test_canary_delay_seconds_bucket", {"store": STORE, "le": "1.0"}
+        )
+        == 1
+    )
+    assert (
+        b.registry.get_sample_value(
+            "smoke_test_canary_delay_seconds_bucket", {"store": STORE, "le": "0.5"}
+        )
+        == 0
+    )
     assert b.book.newest is not None
     assert (b.book.newest.found, b.book.newest.delay) == (True, 0.75)
 
@@ -229,14 +240,12 @@ def test_a_line_is_ours_only_with_our_instance_run_and_seq() -> None:
     assert key_of_line("no json here", "host-a") is None
     assert key_of_line('{"broken": ', "host-a") is None
     assert key_of_line("[1, 2]", "host-a") is None
-    assert count_lines([ours, ours, ours.replace("host-a", "host-b")], "host-a") == {
-        ("abc", 7): 2
-    }
+    assert count_lines([ours, ours, ours.replace("host-a", "host-b")], "host-a") == {("abc", 7): 2}
 
 
 def test_dropping_a_store_removes_its_series_and_state() -> None:
     b = Books()
-    kept = b.stores.state(STORE, "slot", "id", list)
+    kept: list[str] = b.stores.state(STORE, "slot", "id", list)
     assert b.stores.state(STORE, "slot", "id", list) is kept
     assert b.stores.state(STORE, "slot", "other", list) is not kept
     b.stores.keep([])

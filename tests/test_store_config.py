@@ -54,7 +54,8 @@ def test_a_file_store_check_and_a_syslog_sink_load(tmp_path: Path) -> None:
             id="max-pending-zero",
         ),
         pytest.param(
-            "checks:\n" + LOGGING
+            "checks:\n"
+            + LOGGING
             + "  - {name: store, type: file, path: c.log, max_delay: 1m, late_window: 30s}\n",
             "checks[1].late_window: 30s is shorter than max_delay 60s",
             id="late-window-too-short",

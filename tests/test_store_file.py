@@ -194,4 +194,3 @@ async def test_a_directory_in_the_files_place_is_unreachable_and_recovers(tmp_pa
     path.write_text(line(canary))
     assert (await c.check(run())).status is Status.OK
     assert c.books.counts() == zero(written=1, found=1)
-

@@ -27,6 +27,7 @@ from exporter.checks.base import (
     SharedSession,
     Status,
 )
+from exporter.checks.secrets import BasicAuth, read_secret, redact
 from exporter.checks.tls import (
     TlsOptions,
     client_context,
@@ -69,18 +70,6 @@ class _Unset(enum.Enum):
 
 
 UNSET = _Unset.UNSET
-
-
-@dataclass(frozen=True)
-class BasicAuth:
-    """``basic_auth``: a user name, and the file that holds the password."""
-
-    username: str
-    password_file: Path
-    password: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "password", _secret(self.password_file, "password_file"))
 
 
 @dataclass(frozen=True)
@@ -141,7 +130,7 @@ def _token(o: HttpOptions) -> str | None:
         raise Invalid("headers", "an Authorization header, and bearer_token_file or basic_auth")
     if o.bearer_token_file is None:
         return None
-    return _secret(o.bearer_token_file, "bearer_token_file")
+    return read_secret(o.bearer_token_file, "bearer_token_file")
 
 
 def _check_status(wanted: int | str, key: str) -> None:
@@ -150,15 +139,6 @@ def _check_status(wanted: int | str, key: str) -> None:
             raise Invalid(key, f"{wanted} is not an HTTP status (100 to 599)")
     elif not STATUS_CLASS.fullmatch(wanted):
         raise Invalid(key, f"{wanted!r} is neither a status nor a class such as 2xx")
-
-
-def _secret(path: Path, key: str) -> str:
-    """A secret's text, read once when the config file is; never shown."""
-    try:
-        return path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as error:
-        why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise Invalid(key, f"cannot read {path}: {why or error}") from None
 
 
 @dataclass
@@ -205,7 +185,7 @@ class HttpCheck:
             self._headers["Authorization"] = f"Bearer {options.token}"
         if options.basic_auth is not None:
             auth = options.basic_auth
-            self._headers["Authorization"] = aiohttp.encode_basic_auth(auth.username, auth.password)
+            self._headers["Authorization"] = auth.header
 
     def _result(
         self,
@@ -226,9 +206,7 @@ class HttpCheck:
 
     def _redact(self, error: str) -> str:
         """The error without the check's secrets, should a server have echoed one back."""
-        for secret in self._secrets:
-            error = error.replace(secret, "<secret>")
-        return error
+        return redact(error, self._secrets)
 
     async def __call__(self, run: RunInfo) -> CheckResult:
         step = _Step()
