@@ -143,6 +143,7 @@ async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
     for _ in range(2000):
         status, body = await exporter.smoke()
         assert body["checks"]["logging"]["status"] == "ok", body
+        assert status in (200, 503)  # the store may still be settling its first canary
     await asyncio.sleep(0.5)
     _, body = await exporter.smoke()  # the 2001st run settles what rsyslogd has written
     c = counts(exporter)
