@@ -142,8 +142,7 @@ async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
     exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
     for _ in range(2000):
         status, body = await exporter.smoke()
-        assert body["checks"]["logging"]["status"] == "ok", body
-        assert status in (200, 503)  # the store may still be settling its first canary
+        assert status == 200, body  # a pending canary is a warning, and passes
     await asyncio.sleep(0.5)
     _, body = await exporter.smoke()  # the 2001st run settles what rsyslogd has written
     c = counts(exporter)
