@@ -20,6 +20,7 @@ from exporter.checks.base import (
     Status,
 )
 from exporter.checks.stores import file as file_store
+from exporter.checks.stores import journal
 
 CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "logging": logging.TYPE,
@@ -27,9 +28,10 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "tcp": tcp.TYPE,
     "http": http.TYPE,
     "file": file_store.TYPE,
+    "journal": journal.TYPE,
 }
 # The check types that look for the canary in a store: they need a logging check to write it.
-STORE_TYPES = frozenset({"file"})
+STORE_TYPES = frozenset({"file", "journal"})
 
 __all__ = [
     "CHECK_TYPES",

@@ -1,0 +1,166 @@
+"""Asking a store over HTTP: its URL, TLS and credentials, and every failure as its reason."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from exporter.checks.base import SharedSession
+from exporter.checks.secrets import BasicAuth, read_secret, redact
+from exporter.checks.stores.book import StoreOptions
+from exporter.checks.stores.check import StoreError, StoreReason
+from exporter.checks.tls import TlsOptions, client_context, verify_failure
+from exporter.options import Invalid
+
+# The most of an answer read: a query for 1000 pending canaries answers far less.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+# How much of an error answer the reason quotes.
+QUOTED_BYTES = 200
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None)  # the run's deadline bounds each request
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpStoreOptions(StoreOptions):
+    """What every store asked over HTTP takes: its URL, TLS, and a bearer token or a user
+    and password from files."""
+
+    url: str
+    tls: TlsOptions | None = None
+    bearer_token_file: Path | None = None
+    basic_auth: BasicAuth | None = None
+    token: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        url = URL(self.url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise Invalid("url", f"{self.url!r} is not an http:// or https:// URL with a host")
+        if url.user is not None or url.password is not None:
+            raise Invalid("url", "carries a user or password: use basic_auth with password_file")
+        if self.bearer_token_file is not None and self.basic_auth is not None:
+            raise Invalid("basic_auth", "give bearer_token_file or basic_auth, not both")
+        token = None
+        if self.bearer_token_file is not None:
+            token = read_secret(self.bearer_token_file, "bearer_token_file")
+        object.__setattr__(self, "token", token)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header, if the store takes one."""
+        if self.token is not None:
+            return {"Authorization": f"Bearer {self.token}"}
+        if self.basic_auth is not None:
+            return {"Authorization": self.basic_auth.header}
+        return {}
+
+    def secrets(self) -> list[str]:
+        """What must never show in an error."""
+        return [s for s in (self.token, self.basic_auth and self.basic_auth.password) if s]
+
+
+class StoreClient:
+    """One store's HTTP requests through the app's shared client."""
+
+    def __init__(
+        self,
+        http: SharedSession,
+        options: HttpStoreOptions,
+        headers: Mapping[str, str] | None = None,
+        secrets: list[str] | None = None,
+    ) -> None:
+        self._http = http
+        self.base = URL(options.url)
+        self._ssl = client_context(options.tls)
+        self._server_name = options.tls.server_name if options.tls else None
+        self._headers = {**options.auth_headers(), **(headers or {})}
+        self._secrets = [*options.secrets(), *(secrets or [])]
+
+    def url(self, path: str) -> URL:
+        """``path`` under the store's URL (which may itself have a path, behind a proxy)."""
+        return self.base.with_path(self.base.path.rstrip("/") + path)
+
+    async def ask(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """The body of a 2xx answer; StoreError with the reason for anything else."""
+        url = self.url(path)
+        try:
+            async with self._http.session.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                headers={**self._headers, **(headers or {})},
+                ssl=self._ssl,
+                server_hostname=self._server_name,
+                allow_redirects=False,
+                timeout=NO_TIMEOUT,
+            ) as response:
+                data = await _read(response)
+                status = response.status
+        except aiohttp.ClientConnectorCertificateError as error:
+            raise self._error(StoreReason.TLS, verify_failure(error.certificate_error)[1]) from None
+        except aiohttp.ClientSSLError as error:
+            raise self._error(StoreReason.TLS, f"TLS with {url.host}: {error}") from None
+        except aiohttp.ClientConnectorError as error:
+            cause = error.os_error  # asyncio's own text repeats the address: say the errno's
+            why = os.strerror(cause.errno) if cause.errno else str(cause.strerror or cause)
+            raise self._error(
+                StoreReason.UNREACHABLE, f"cannot connect to {error.host}:{error.port}: {why}"
+            ) from None
+        except aiohttp.ClientError as error:
+            why = str(error) or type(error).__name__
+            raise self._error(StoreReason.UNREACHABLE, f"no answer from {url}: {why}") from None
+        if status in (401, 403):
+            raise self._error(StoreReason.AUTH, f"status {status}: {_quote(data)}")
+        if not 200 <= status < 300:
+            raise self._error(StoreReason.QUERY, f"status {status}: {_quote(data)}")
+        if len(data) > MAX_ANSWER_BYTES:
+            raise self._error(StoreReason.QUERY, f"answer over {MAX_ANSWER_BYTES} bytes")
+        return data
+
+    async def ask_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON body of a 2xx answer; reason ``query`` when it is not JSON."""
+        data = await self.ask(method, path, **kwargs)
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise self._error(StoreReason.QUERY, f"not JSON: {_quote(data)}") from None
+
+    def _error(self, reason: StoreReason, error: str) -> StoreError:
+        return StoreError(reason, redact(error, self._secrets))
+
+
+def shape_error(what: str) -> StoreError:
+    """An answer that is JSON, but not of the documented shape."""
+    return StoreError(StoreReason.QUERY, f"not the documented answer: {what}")
+
+
+async def _read(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body, up to one byte more than MAX_ANSWER_BYTES: a chunked answer comes in
+    pieces, and ``content.read(n)`` returns the first that arrived."""
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            break
+    return b"".join(chunks)
+
+
+def _quote(data: bytes) -> str:
+    text = data[:QUOTED_BYTES].decode("utf-8", "replace").strip()
+    more = "…" if len(data) > QUOTED_BYTES else ""
+    return repr(text + more) if text else "(empty body)"
