@@ -44,7 +44,8 @@ async def started(
     path.write_text(
         "sinks: [{name: stdout, type: stdout}]\n"
         "checks:\n  - {name: logging, type: logging}\n"
-        f"  - {{name: central, type: journal, url: '{journal.url}', max_delay: {max_delay}{extra}}}\n"
+        f"  - {{name: central, type: journal, url: '{journal.url}', "
+        f"max_delay: {max_delay}{extra}}}\n"
     )
     exporter = await start_exporter(config_file=path, instance="web-1", **QUIET)
     assert exporter.stdout_path is not None
@@ -118,6 +119,7 @@ async def test_a_canary_shipped_twice_is_one_found_and_one_duplicate(
     await asyncio.to_thread(journal.upload, lines * 2)
     before = counts(exporter)
     status, body = await exporter.smoke()
+    assert status == 200, body
     after = counts(exporter)
     assert (after["found"] - before["found"], after["duplicate"] - before["duplicate"]) == (1, 1)
     assert body["checks"]["central"]["canaries"]["duplicate"] == 1
@@ -150,7 +152,7 @@ async def test_lines_of_another_instance_are_ignored(
     await asyncio.sleep(MAX_DELAY)
     before = counts(exporter)
     status, body = await exporter.smoke()
-    assert body["checks"]["central"]["reason"] == "missing"
+    assert (status, body["checks"]["central"]["reason"]) == (503, "missing")
     after = counts(exporter)
     assert after["found"] == before["found"] == 0
     assert after["missing"] - before["missing"] == 2  # the start-up canary and this one
