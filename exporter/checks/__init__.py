@@ -19,8 +19,8 @@ from exporter.checks.base import (
     SharedSession,
     Status,
 )
+from exporter.checks.stores import elasticsearch, journal, loki
 from exporter.checks.stores import file as file_store
-from exporter.checks.stores import journal
 
 CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "logging": logging.TYPE,
@@ -29,9 +29,11 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "http": http.TYPE,
     "file": file_store.TYPE,
     "journal": journal.TYPE,
+    "loki": loki.TYPE,
+    "elasticsearch": elasticsearch.TYPE,
 }
 # The check types that look for the canary in a store: they need a logging check to write it.
-STORE_TYPES = frozenset({"file", "journal"})
+STORE_TYPES = frozenset({"file", "journal", "loki", "elasticsearch"})
 
 __all__ = [
     "CHECK_TYPES",

@@ -1,0 +1,133 @@
+"""The ``loki`` store check: canaries in Grafana Loki, asked with one LogQL range query a run.
+
+API: ``GET /loki/api/v1/query_range`` with ``query``, ``start`` and ``end`` (nanosecond Unix
+times), ``limit`` and ``direction``; the answer is ``{"status": "success", "data":
+{"resultType": "streams", "result": [{"stream": {...}, "values": [["<ns>", "<line>"], ...]}]}}``
+(https://grafana.com/docs/loki/latest/reference/loki-http-api/#query-logs-within-a-range-of-time).
+The tenant goes in ``X-Scope-OrgID`` (https://grafana.com/docs/loki/latest/operations/multi-tenancy/).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.checks.base import Check, CheckDeps, Component
+from exporter.checks.canaries import Canary, Key
+from exporter.checks.stores.book import Sightings, Wanted
+from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
+from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
+from exporter.checks.stores.lines import key_of_line
+from exporter.options import Invalid
+
+PATH = "/loki/api/v1/query_range"
+# Loki's own cap on entries a query returns (limits_config.max_entries_limit_per_query).
+MOST_ENTRIES = 5000
+# How far around the canaries' write times the query looks: a shipper may stamp a line with
+# a clock a little behind or ahead of ours.
+SKEW_SECONDS = 300
+
+
+@dataclass(frozen=True, kw_only=True)
+class LokiOptions(HttpStoreOptions):
+    """``type: loki``: the URL, the stream selector the shipper gives our lines, the tenant."""
+
+    selector: str
+    tenant: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        text = self.selector.strip()
+        if not (text.startswith("{") and text.endswith("}")) or text == "{}":
+            raise Invalid("selector", f"{self.selector!r} is not a LogQL stream selector")
+
+
+def query(selector: str, canaries: Sequence[Canary]) -> str:
+    """The selector and one regular expression for every run asked for (run ids are hex)."""
+    run_ids = "|".join(dict.fromkeys(c.run_id for c in canaries))
+    return f"{selector.strip()} |~ `{run_ids}`"
+
+
+def entries(answer: Any) -> list[str]:
+    """The lines of a streams answer; StoreError when it is not of the documented shape."""
+    if not isinstance(answer, dict) or answer.get("status") != "success":
+        raise shape_error('no "status": "success"')
+    data = answer.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "streams":
+        raise shape_error('no "data" with "resultType": "streams"')
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise shape_error('"data.result" is not a list')
+    lines = []
+    for stream in result:
+        values = stream.get("values") if isinstance(stream, dict) else None
+        if not isinstance(values, list):
+            raise shape_error('a stream without "values"')
+        for value in values:
+            if not isinstance(value, list) or len(value) < 2 or not isinstance(value[1], str):
+                raise shape_error('a value that is not ["<ns>", "<line>"]')
+            lines.append(value[1])
+    return lines
+
+
+class LokiStore:
+    """Asks for the pending and late canaries in one query, and the re-checked one in a
+    second, narrow one."""
+
+    def __init__(self, client: StoreClient, options: LokiOptions) -> None:
+        self.component = Component("url", str(client.url(PATH)))
+        self._client = client
+        self._o = options
+
+    async def _ask(self, canaries: Sequence[Canary], until: float, instance: str) -> Counter[Key]:
+        limit = min(MOST_ENTRIES, max(100, 4 * len(canaries)))
+        params = {
+            "query": query(self._o.selector, canaries),
+            "start": str(int((min(c.written for c in canaries) - SKEW_SECONDS) * 1e9)),
+            "end": str(int((until + SKEW_SECONDS) * 1e9)),
+            "limit": str(limit),
+            "direction": "forward",
+        }
+        answer = await self._client.ask_json("GET", PATH, params=params)
+        lines = entries(answer)
+        if len(lines) >= limit:
+            raise StoreError(
+                StoreReason.QUERY, f"the answer was cut at limit {limit}: more lines match"
+            )
+        copies: Counter[Key] = Counter()
+        for line in lines:
+            key = key_of_line(line, instance)
+            if key is not None:
+                copies[key] += 1
+        return copies
+
+    async def find(self, wanted: Wanted, instance: str) -> Sightings:
+        asked = (*wanted.pending, *wanted.late)
+        copies: Counter[Key] = Counter()
+        if asked:
+            copies = await self._ask(asked, time.time(), instance)
+        recheck = None
+        if wanted.recheck is not None:
+            found = wanted.recheck
+            again = await self._ask([found.canary], found.at, instance)
+            recheck = again[found.canary.key]
+        keys = {c.key for c in asked}
+        return Sightings({k: n for k, n in copies.items() if k in keys}, recheck)
+
+
+def build(name: str, options: LokiOptions, deps: CheckDeps) -> Check:
+    """A check of one Loki, through the app's shared HTTP client."""
+    headers = {} if options.tenant is None else {"X-Scope-OrgID": options.tenant}
+    client = StoreClient(deps.http, options, headers)
+    identity = ("loki", options.url, options.selector, options.tenant)
+    return build_store_check(name, options, deps, identity, LokiStore(client, options))
+
+
+TYPE = store_type(
+    LokiOptions,
+    build,
+    "the canaries land in Grafana Loki, asked with one LogQL range query a run",
+)
