@@ -12,6 +12,7 @@ from exporter.sinks.syslog import Format, Framing, SyslogOptions, Transport
 from tests.test_config_file import load, refused
 
 LOGGING = "  - {name: logging, type: logging}\n"
+SECOND = "checks:\n" + LOGGING + "  - "  # the second check of a config
 
 
 def test_a_file_store_check_and_a_syslog_sink_load(tmp_path: Path) -> None:
@@ -19,7 +20,8 @@ def test_a_file_store_check_and_a_syslog_sink_load(tmp_path: Path) -> None:
         tmp_path,
         "sinks:\n  - {name: central, type: syslog, address: '127.0.0.1:514', protocol: tcp,"
         " format: rfc3164, framing: lf, facility: daemon, app_name: web}\n"
-        "checks:\n" + LOGGING + "  - {name: store, type: file, path: central.log,"
+        + SECOND
+        + "{name: store, type: file, path: central.log,"
         " max_delay: 10s, late_window: 5m, recheck_window: 1h, max_pending: 50}\n",
     )
     assert plan.sinks[0].options == SyslogOptions(
@@ -44,12 +46,12 @@ def test_a_file_store_check_and_a_syslog_sink_load(tmp_path: Path) -> None:
             id="store-without-logging",
         ),
         pytest.param(
-            "checks:\n" + LOGGING + "  - {name: store, type: file}\n",
+            SECOND + "{name: store, type: file}\n",
             "checks[1].path: missing: this key is required",
             id="file-store-without-path",
         ),
         pytest.param(
-            "checks:\n" + LOGGING + "  - {name: store, type: file, path: c.log, max_pending: 0}\n",
+            SECOND + "{name: store, type: file, path: c.log, max_pending: 0}\n",
             "checks[1].max_pending: 0 must be at least 1",
             id="max-pending-zero",
         ),
@@ -61,9 +63,55 @@ def test_a_file_store_check_and_a_syslog_sink_load(tmp_path: Path) -> None:
             id="late-window-too-short",
         ),
         pytest.param(
-            "checks:\n" + LOGGING + "  - {name: store, type: file, path: c.log, max_delay: soon}\n",
+            SECOND + "{name: store, type: file, path: c.log, max_delay: soon}\n",
             "checks[1].max_delay: 'soon' is not a duration: write it as 500ms, 2s, 1m or 1h30m",
             id="max-delay-not-a-duration",
+        ),
+        pytest.param(
+            "checks:\n"
+            + LOGGING
+            + "  - {name: l, type: loki, url: 'http://l:3100', selector: job}\n",
+            "checks[1].selector: 'job' is not a LogQL stream selector",
+            id="loki-selector",
+        ),
+        pytest.param(
+            "checks:\n"
+            + LOGGING
+            + "  - {name: l, type: loki, url: 'ftp://l', selector: '{a=\"b\"}'}\n",
+            "checks[1].url: 'ftp://l' is not an http:// or https:// URL with a host",
+            id="loki-url",
+        ),
+        pytest.param(
+            "checks:\n"
+            + LOGGING
+            + "  - {name: e, type: elasticsearch, url: 'http://e', index: 'a b'}\n",
+            "checks[1].index: 'a b' is not an index name or pattern",
+            id="es-index",
+        ),
+        pytest.param(
+            SECOND + "{name: e, type: elasticsearch, url: 'http://e', index: i, field: 'a..b'}\n",
+            "checks[1].field: 'a..b' is not a field name, as run_id or json.run_id",
+            id="es-field",
+        ),
+        pytest.param(
+            SECOND + "{name: e, type: elasticsearch, url: 'http://e', index: i,"
+            " api_key_file: missing.key}\n",
+            "checks[1].api_key_file: cannot read {dir}/missing.key: No such file or directory",
+            id="es-api-key-file",
+        ),
+        pytest.param(
+            "checks:\n"
+            + LOGGING
+            + "  - {name: j, type: journal, url: 'http://j', field: run_id}\n",
+            "checks[1].field: 'run_id' is not a journal field name, as RUN_ID",
+            id="journal-field",
+        ),
+        pytest.param(
+            "checks:\n"
+            + LOGGING
+            + "  - {name: j, type: journal, url: 'http://j', scan_entries: 0}\n",
+            "checks[1].scan_entries: 0 must be at least 1",
+            id="journal-scan-entries",
         ),
         pytest.param(
             "sinks: [{name: s, type: syslog}]\n",
@@ -110,4 +158,4 @@ def test_a_file_store_check_and_a_syslog_sink_load(tmp_path: Path) -> None:
     ],
 )
 def test_each_error_names_its_key(tmp_path: Path, text: str, problem: str) -> None:
-    refused(tmp_path, text, problem)
+    refused(tmp_path, text, problem.replace("{dir}", str(tmp_path)))

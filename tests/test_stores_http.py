@@ -1,0 +1,316 @@
+"""The loki and elasticsearch store checks against their stand-ins on loopback: the exact
+query, then every fault (down, slow, 5xx, 401, garbage, a dropped, duplicated, delayed or
+foreign canary, a lost one), each with its reason, its counter deltas, and recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from exporter.checks import CheckResult, RunInfo, SharedSession, Status
+from exporter.checks.canaries import Canary
+from exporter.checks.stores.check import StoreCheck, StoreReason
+from exporter.checks.stores.client import HttpStoreOptions, StoreClient
+from exporter.checks.stores.elasticsearch import ElasticsearchOptions, ElasticsearchStore
+from exporter.checks.stores.loki import LokiOptions, LokiStore
+from exporter.options import Seconds
+from tests.standins.base import Standin
+from tests.standins.elasticsearch import Elasticsearch
+from tests.standins.loki import Loki
+from tests.test_store_book import Books, zero
+
+LABELS = {"job": "smoke-test-exporter"}
+INDEX = "logs-2026.12.03"
+
+
+def line(canary: Canary, instance: str = "host-a") -> str:
+    return json.dumps(
+        {"message": "m", "run_id": canary.run_id, "seq": canary.seq, "instance": instance}
+    )
+
+
+@dataclass
+class Kind:
+    """One kind of store: its stand-in, its check, and how a shipper puts a canary in it."""
+
+    name: str
+    standin: Callable[[], Standin]
+    options: Callable[[str, float], HttpStoreOptions]
+    store: Callable[[StoreClient, Any], Any]
+    ship: Callable[[Any, Canary, int, float, str], None]
+
+
+def ship_loki(loki: Loki, canary: Canary, copies: int, after: float, instance: str) -> None:
+    loki.push(line(canary, instance), LABELS, copies=copies, visible_after=after)
+
+
+def ship_es(es: Elasticsearch, canary: Canary, copies: int, after: float, instance: str) -> None:
+    document = {"@timestamp": "2026-12-03T12:00:00Z", "message": line(canary, instance)}
+    document |= json.loads(line(canary, instance))  # the shipper parsed the JSON line
+    es.index(INDEX, document, copies=copies, visible_after=after)
+
+
+KINDS = [
+    Kind(
+        "loki",
+        Loki,
+        lambda url, delay: LokiOptions(
+            url=url, selector='{job="smoke-test-exporter"}', max_delay=Seconds(delay)
+        ),
+        LokiStore,
+        ship_loki,
+    ),
+    Kind(
+        "elasticsearch",
+        Elasticsearch,
+        lambda url, delay: ElasticsearchOptions(url=url, index="logs-*", max_delay=Seconds(delay)),
+        ElasticsearchStore,
+        ship_es,
+    ),
+]
+
+
+class Setup:
+    """A stand-in, a running shared HTTP client, and a store check over both."""
+
+    def __init__(self, kind: Kind, standin: Standin, http: SharedSession, delay: float) -> None:
+        self.kind = kind
+        self.standin = standin
+        self.books = Books(max_delay=delay)
+        options = kind.options(standin.url, delay)
+        self.check = StoreCheck(self.books.book, kind.store(StoreClient(http, options), options))
+
+    def write(self) -> Canary:
+        (canary,) = self.books.write()
+        return canary
+
+    def ship(
+        self, canary: Canary, copies: int = 1, after: float = 0.0, instance: str = "host-a"
+    ) -> None:
+        self.kind.ship(self.standin, canary, copies, after, instance)
+
+    async def run(self, within: float = 1.0) -> CheckResult:
+        loop = asyncio.get_running_loop()
+        return await self.check(RunInfo("r" * 32, "http", loop.time() + within, within))
+
+    def counts(self) -> dict[str, float]:
+        return self.books.counts()
+
+
+@pytest.fixture(params=KINDS, ids=lambda k: k.name)
+async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
+    kind: Kind = request.param
+    standin = kind.standin()
+    await standin.start()
+    http = SharedSession()
+    await http.open()
+    try:
+        yield Setup(kind, standin, http, 0.3)
+    finally:
+        await http.close()
+        await standin.stop()
+
+
+async def test_a_shipped_canary_is_found(setup: Setup) -> None:
+    canary = setup.write()
+    setup.ship(canary)
+    result = await setup.run()
+    assert result.status is Status.OK
+    assert setup.counts() == zero(written=1, found=1)
+    assert result.detail["newest"]["run_id"] == canary.run_id
+
+
+async def test_loki_is_asked_one_range_query_for_the_batch() -> None:
+    loki = Loki(tenant="team-a")
+    await loki.start()
+    http = SharedSession()
+    await http.open()
+    try:
+        books = Books()
+        options = LokiOptions(
+            url=loki.url + "/", selector='{job="smoke-test-exporter"}', tenant="team-a"
+        )
+        client = StoreClient(http, options, {"X-Scope-OrgID": "team-a"})
+        check = StoreCheck(books.book, LokiStore(client, options))
+        one, two = books.write(2)
+        loki.push(line(one), LABELS)
+        loop = asyncio.get_running_loop()
+        result = await check(RunInfo("r" * 32, "http", loop.time() + 1, 1))
+        assert result.status is Status.OK
+        (asked,) = loki.requests
+        assert asked.path == "/loki/api/v1/query_range"
+        assert asked.headers["X-Scope-OrgID"] == "team-a"
+        assert (
+            asked.query["query"] == f'{{job="smoke-test-exporter"}} |~ `{one.run_id}|{two.run_id}`'
+        )
+        assert asked.query["direction"] == "forward"
+        assert asked.query["limit"] == "100"
+        assert int(asked.query["start"]) == int((one.written - 300) * 1e9)
+        assert books.counts() == zero(written=2, found=1)
+    finally:
+        await http.close()
+        await loki.stop()
+
+
+async def test_elasticsearch_is_asked_one_terms_search_for_the_batch() -> None:
+    es = Elasticsearch(api_key="a2V5OnNlY3JldA==")
+    await es.start()
+    http = SharedSession()
+    await http.open()
+    try:
+        books = Books()
+        options = ElasticsearchOptions(url=es.url, index="logs-*", field="run_id")
+        client = StoreClient(http, options, {"Authorization": "ApiKey a2V5OnNlY3JldA=="})
+        check = StoreCheck(books.book, ElasticsearchStore(client, options))
+        one, two = books.write(2)
+        ship_es(es, one, 1, 0.0, "host-a")
+        loop = asyncio.get_running_loop()
+        result = await check(RunInfo("r" * 32, "http", loop.time() + 1, 1))
+        assert result.status is Status.OK
+        (asked,) = es.requests
+        assert (asked.method, asked.path) == ("POST", "/logs-*/_search")
+        assert asked.body == {
+            "size": 100,
+            "track_total_hits": False,
+            "query": {"terms": {"run_id": [one.run_id, two.run_id]}},
+        }
+        assert books.counts() == zero(written=2, found=1)
+    finally:
+        await http.close()
+        await es.stop()
+
+
+async def test_a_store_that_is_down_is_unreachable_then_recovers(setup: Setup) -> None:
+    canary = setup.write()
+    port = setup.standin.url.rsplit(":", 1)[1]
+    await setup.standin.stop()
+    result = await setup.run()
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.UNREACHABLE)
+    assert result.error == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+    await setup.standin.start()
+    setup.ship(canary)
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=1, found=1)  # still pending while it was down
+
+
+async def test_a_slow_store_is_unreachable_within_the_timeout(setup: Setup) -> None:
+    canary = setup.write()
+    setup.ship(canary)
+    setup.standin.faults.slow_seconds = 0.5
+    result = await setup.run(within=0.2)
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.UNREACHABLE)
+    assert result.error == "no answer within 0.2s"
+    setup.standin.faults.slow_seconds = 0
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=1, found=1)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason", "error"),
+    [
+        (500, "internal error", StoreReason.QUERY, "status 500: 'internal error'"),
+        (
+            429,
+            "too many outstanding requests",
+            StoreReason.QUERY,
+            "status 429: 'too many outstanding requests'",
+        ),
+        (401, "", StoreReason.AUTH, "status 401: (empty body)"),
+        (403, "forbidden", StoreReason.AUTH, "status 403: 'forbidden'"),
+        (200, '{"data": 1}', StoreReason.QUERY, None),
+    ],
+)
+async def test_a_store_that_answers_wrong_fails_with_the_reason_and_recovers(
+    setup: Setup, status: int, body: str, reason: StoreReason, error: str | None
+) -> None:
+    canary = setup.write()
+    setup.ship(canary)
+    setup.standin.faults.status, setup.standin.faults.body = status, body
+    result = await setup.run()
+    assert (result.status, result.reason) == (Status.FAIL, reason)
+    if error is not None:
+        assert result.error == error
+    else:
+        assert result.error is not None
+        assert result.error.startswith("not the documented answer: ")
+    assert setup.counts() == zero(written=1)
+    setup.standin.faults.status = None
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=1, found=1)
+
+
+async def test_garbage_is_a_query_failure(setup: Setup) -> None:
+    setup.write()
+    setup.standin.faults.garbage = True
+    result = await setup.run()
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        StoreReason.QUERY,
+        "not JSON: '<html>Bad Gateway</html>'",
+    )
+
+
+async def test_a_dropped_canary_is_missing_after_max_delay(setup: Setup) -> None:
+    canary = setup.write()
+    result = await setup.run()
+    assert (result.status, result.reason) == (Status.WARN, StoreReason.PENDING)
+    await asyncio.sleep(0.3)
+    result = await setup.run()
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.MISSING)
+    assert result.error == f"canary seq 1 of run {canary.run_id} not found within max_delay 0.3s"
+    assert setup.counts() == zero(written=1, missing=1)
+    newer = setup.write()
+    setup.ship(newer)
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=2, found=1, missing=1)
+
+
+async def test_a_duplicated_canary_is_one_found_and_one_duplicate(setup: Setup) -> None:
+    setup.ship(setup.write(), copies=2)
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=1, found=1, duplicate=1)
+
+
+async def test_a_canary_delayed_within_max_delay_is_found(setup: Setup) -> None:
+    setup.ship(setup.write(), after=0.15)
+    assert (await setup.run()).status is Status.WARN
+    await asyncio.sleep(0.2)
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=1, found=1)
+
+
+async def test_a_canary_delayed_past_max_delay_is_missing_then_late(setup: Setup) -> None:
+    setup.ship(setup.write(), after=0.5)
+    await asyncio.sleep(0.3)
+    assert (await setup.run()).reason is StoreReason.MISSING
+    await asyncio.sleep(0.3)
+    await setup.run()
+    assert setup.counts() == zero(written=1, missing=1, late=1)
+
+
+async def test_lines_of_another_instance_are_ignored(setup: Setup) -> None:
+    setup.ship(setup.write(), instance="host-b")
+    await asyncio.sleep(0.3)
+    assert (await setup.run()).reason is StoreReason.MISSING
+    assert setup.counts() == zero(written=1, missing=1)
+
+
+async def test_a_found_canary_the_store_no_longer_has_is_lost(setup: Setup) -> None:
+    canary = setup.write()
+    setup.ship(canary)
+    assert (await setup.run()).status is Status.OK
+    setup.standin.delete(canary.run_id)  # type: ignore[attr-defined]
+    result = await setup.run()
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.LOST)
+    assert setup.counts() == zero(written=1, found=1, lost=1)
+    newer = setup.write()
+    setup.ship(newer)
+    result = await setup.run()  # the lost one is not asked again: nothing to re-check yet
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.LOST)
+    assert (await setup.run()).status is Status.OK  # the new one is re-checked, and is there
+    assert setup.counts() == zero(written=2, found=2, lost=1)
