@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,43 @@ async def test_the_openapi_document_follows_the_reloaded_checks(
     path.write_text(SECOND)
     assert (await reload(exporter))[0] == 200
     assert await documented_checks() == {"logs", "logging"}
+
+
+STORE = """
+checks:
+  - {name: logging, type: logging}
+  - {name: central, type: file, path: central.log, max_delay: 1m}
+"""
+
+
+async def test_a_store_check_keeps_its_pending_canaries_and_position_across_a_reload(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(STORE)
+    (tmp_path / "central.log").write_text("")
+    exporter = await start_exporter(config_file=path)
+    status, body = await exporter.smoke()
+    assert body["checks"]["central"]["canaries"]["pending"] == 2  # start-up's and this one
+    path.write_text(STORE.replace("max_delay: 1m", "max_delay: 2m"))  # the same store
+    assert (await reload(exporter))[0] == 200
+    lines = [line for line in exporter.stdout_lines() if "seq" in line]
+    with (tmp_path / "central.log").open("a") as central:  # the shipper, a little late
+        central.writelines(json.dumps(line) + "\n" for line in lines)
+    status, body = await exporter.smoke()
+    assert status == 200, body
+    assert body["checks"]["central"]["canaries"] == {
+        "pending": 1,  # this run's own
+        "written": 3,
+        "found": 2,
+        "missing": 0,
+        "late": 0,
+        "duplicate": 0,
+        "lost": 0,
+        "dropped_pending": 0,
+    }
+    assert exporter.sample("smoke_test_canary_found_total", store="central") == 2
+    path.write_text(STORE.replace("name: central", "name: other"))
+    assert (await reload(exporter))[0] == 200
+    assert series(exporter, "smoke_test_canary_found_total", "store") == {"other"}
+    assert series(exporter, "smoke_test_canary_pending", "store") == {"other"}

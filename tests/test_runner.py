@@ -25,7 +25,16 @@ from tests.conftest import CANARY, StartExporter
 
 
 def test_check_types_are_registered_by_name() -> None:
-    assert list(CHECK_TYPES) == ["logging", "disk", "tcp", "http"]
+    assert list(CHECK_TYPES) == [
+        "logging",
+        "disk",
+        "tcp",
+        "http",
+        "file",
+        "journal",
+        "loki",
+        "elasticsearch",
+    ]
 
 
 def test_a_result_that_is_not_ok_names_its_reason() -> None:
