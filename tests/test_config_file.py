@@ -180,7 +180,8 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks: [{name: ping, type: icmp}]\n",
-            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp, http, file, journal, loki, elasticsearch)",
+            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp, http, file, journal,"
+            " loki, elasticsearch)",
             id="unknown-check-type",
         ),
         pytest.param(
