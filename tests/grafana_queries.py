@@ -20,13 +20,14 @@ BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m"}
 # `$name` or `${name}`; `${name:format}` is not used by this dashboard and is left unmatched.
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 REGEX_MATCHER = re.compile(r'=~"([^"]*)"')
-INSTANCE = re.compile(r"\$(?:\{instance\}|instance\b)")
+# The dashboard's own variables, each "All" when filled in.
+OWN = re.compile(r"\$(?:\{(?:instance|store)\}|(?:instance|store)\b)")
 
 
 def substitute(expr: str) -> str:
     """``expr`` as Prometheus can run it; ValueError for a variable this module does not know."""
-    # Any instance matches, as Grafana's "All" does.
-    expr = REGEX_MATCHER.sub(lambda m: '=~"' + INSTANCE.sub(".+", m.group(1)) + '"', expr)
+    # Any instance and store match, as Grafana's "All" does.
+    expr = REGEX_MATCHER.sub(lambda m: '=~"' + OWN.sub(".+", m.group(1)) + '"', expr)
 
     def builtin(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)

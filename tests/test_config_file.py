@@ -10,6 +10,7 @@ import pytest
 from exporter.checks.disk import DiskOptions
 from exporter.checks.http import HttpOptions, Method
 from exporter.checks.logging import LoggingOptions
+from exporter.checks.stores.loki import LokiOptions
 from exporter.checks.tcp import TcpOptions
 from exporter.cli import main
 from exporter.config import Settings
@@ -18,6 +19,7 @@ from exporter.options import Seconds
 from exporter.plan import CheckSpec, Plan, SinkSpec, default_plan
 from exporter.sinks.file import FileOptions
 from exporter.sinks.stream import StdoutOptions
+from exporter.sinks.syslog import Format, Framing, SyslogOptions, Transport
 from tests.conftest import FakeServe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +65,18 @@ def test_the_example_file_loads_with_every_key(tmp_path: Path) -> None:
             SinkSpec(
                 "app-log", "file", FileOptions(Path("/var/log/smoke-test-exporter/exporter.log"))
             ),
+            SinkSpec(
+                "central-syslog",
+                "syslog",
+                SyslogOptions(
+                    "127.0.0.1:514",
+                    Transport.TCP,
+                    Format.RFC5424,
+                    Framing.OCTET_COUNTING,
+                    "local0",
+                    "smoke-test-exporter",
+                ),
+            ),
         ),
         (
             CheckSpec("logging", "logging", 2.0, LoggingOptions()),
@@ -98,6 +112,20 @@ def test_the_example_file_loads_with_every_key(tmp_path: Path) -> None:
                     json_equals="UP",
                     warn_after=Seconds(0.5),
                     follow_redirects=True,
+                ),
+            ),
+            CheckSpec(
+                "central-logs",
+                "loki",
+                5.0,
+                LokiOptions(
+                    url="http://loki.monitoring:3100",
+                    selector='{job="smoke-test-exporter"}',
+                    tenant="ops",
+                    max_delay=Seconds(30),
+                    late_window=Seconds(600),
+                    recheck_window=Seconds(14400),
+                    max_pending=1000,
                 ),
             ),
         ),

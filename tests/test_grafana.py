@@ -151,8 +151,8 @@ def test_provisioned_datasource_is_the_compose_prometheus_with_a_fixed_uid() -> 
 
 def test_every_panel_target_and_variable_uses_the_provisioned_datasource() -> None:
     expected = {"type": "prometheus", "uid": datasource_uid()}
-    (variable,) = load_dashboard()["templating"]["list"]
-    assert variable["datasource"] == expected
+    for variable in load_dashboard()["templating"]["list"]:
+        assert variable["datasource"] == expected, variable["name"]
     for panel in graph_panels():
         assert panel["datasource"] == expected, panel["title"]
         assert panel["targets"], panel["title"]
@@ -168,13 +168,20 @@ def test_panel_ids_and_titles_are_unique() -> None:
 
 
 def test_instance_variable_lists_every_exporter_and_allows_all() -> None:
-    (variable,) = load_dashboard()["templating"]["list"]
-    assert variable["name"] == "instance"
-    assert variable["type"] == "query"
-    assert variable["definition"] == "label_values(smoke_test_success, instance)"
-    assert variable["query"]["query"] == variable["definition"]
-    assert variable["multi"] is True
-    assert variable["includeAll"] is True
+    instance, store = load_dashboard()["templating"]["list"]
+    assert (instance["name"], store["name"]) == ("instance", "store")
+    assert instance["definition"] == "label_values(smoke_test_success, instance)"
+    # Only the stores of the instances chosen; the store row repeats for each.
+    assert store["definition"] == (
+        'label_values(smoke_test_canary_written_total{instance=~"$instance"}, store)'
+    )
+    for variable in (instance, store):
+        assert variable["type"] == "query"
+        assert variable["query"]["query"] == variable["definition"]
+        assert variable["multi"] is True
+        assert variable["includeAll"] is True
+    rows = [panel for panel in load_dashboard()["panels"] if panel.get("repeat")]
+    assert [(row["title"], row["repeat"]) for row in rows] == [("Log store $store", "store")]
 
 
 def test_every_dashboard_selector_filters_by_instance() -> None:
@@ -211,6 +218,15 @@ def test_dashboard_shows_every_metric_the_monitoring_issue_asks_for() -> None:
         "smoke_test_check_failures_total",
         "smoke_test_check_status",
         "smoke_test_check_cert_expiry_timestamp_seconds",
+        "smoke_test_canary_found_total",
+        "smoke_test_canary_missing_total",
+        "smoke_test_canary_late_total",
+        "smoke_test_canary_duplicate_total",
+        "smoke_test_canary_lost_total",
+        "smoke_test_canary_dropped_pending_total",
+        "smoke_test_canary_pending",
+        "smoke_test_canary_delay_seconds_bucket",
+        "smoke_test_canary_store_query_duration_seconds_bucket",
         "smoke_test_http_requests_total",
         "smoke_test_http_request_duration_seconds_bucket",
         "process_cpu_seconds_total",
@@ -220,9 +236,11 @@ def test_dashboard_shows_every_metric_the_monitoring_issue_asks_for() -> None:
 
 def test_every_metric_in_the_dashboard_and_grafana_rules_is_served(served: set[str]) -> None:
     queries = dashboard_queries() + grafana_alert_queries()
-    (variable,) = load_dashboard()["templating"]["list"]
+    instance, store = load_dashboard()["templating"]["list"]
     queries.append(("variable instance", "smoke_test_success"))
-    assert "smoke_test_success" in variable["definition"]
+    queries.append(("variable store", "smoke_test_canary_written_total"))
+    assert "smoke_test_success" in instance["definition"]
+    assert "smoke_test_canary_written_total" in store["definition"]
     for title, expr in queries:
         names = metric_names(expr)
         assert names, title

@@ -31,6 +31,9 @@ SEVERITIES = {
     "SmokeTestCheckFailing": "critical",
     "SmokeTestCheckWarning": "warning",
     "SmokeTestCertExpiringSoon": "warning",
+    "SmokeTestCanaryMissing": "critical",
+    "SmokeTestCanaryLoss": "warning",
+    "SmokeTestCanaryDelaySlow": "warning",
     "SmokeTestStale": "warning",
     "SmokeTestExporterDown": "critical",
     "SmokeTestLogSinkErrors": "warning",
@@ -73,14 +76,14 @@ def test_promtool_accepts_the_prometheus_config_and_its_rules(config: str) -> No
     done = tool("promtool", "check", "config", config)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f" SUCCESS: {config} is valid prometheus config file syntax\n" in done.stdout
-    assert "Checking monitoring/alerts.yml\n  SUCCESS: 8 rules found\n" in done.stdout
+    assert "Checking monitoring/alerts.yml\n  SUCCESS: 11 rules found\n" in done.stdout
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
     done = tool("promtool", "check", "rules", "monitoring/alerts.yml")
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "Checking monitoring/alerts.yml\n  SUCCESS: 8 rules found\n\n",
+        "Checking monitoring/alerts.yml\n  SUCCESS: 11 rules found\n\n",
         "",
     )
 
@@ -265,10 +268,13 @@ def test_every_alert_and_dashboard_query_runs_on_live_prometheus_and_panels_have
     service.socket = context.wrap_socket(service.socket, server_side=True)
     threading.Thread(target=service.serve_forever, daemon=True).start()
     config = tmp_path / "smoke-test.yml"
+    # And a store check that finds the canaries in the exporter's own log file, so the log
+    # store row has data.
     config.write_text(
         "checks:\n  - {name: logging, type: logging}\n"
         f"  - {{name: web, type: http, url: 'https://127.0.0.1:{service.server_port}/',"
         f" tls: {{ca_file: '{ca.cert}'}}}}\n"
+        f"  - {{name: central, type: file, path: '{tmp_path / 'exporter.log'}'}}\n"
     )
     try:
         _queries_run_and_panels_have_data(
@@ -317,6 +323,10 @@ def _queries_run_and_panels_have_data(
         "smoke_test_check_success",
         "smoke_test_check_status",
         "smoke_test_check_cert_expiry_timestamp_seconds",
+        "smoke_test_canary_written_total",
+        "smoke_test_canary_missing_total",
+        "smoke_test_canary_lost_total",
+        "smoke_test_canary_delay_seconds_bucket",
     }
     assert sorted(name for name in names if not server.result(name)) == []
 
