@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import inprocess
+from bench import inprocess, stores
 from bench.procs import exporter_command, free_port, rss_bytes, server, wait_for
 from bench.runs import WRK_CPU, Row, Settings, measure
 from bench.stdout import drained_pipe, stuck_pipe
@@ -34,6 +34,7 @@ class Results:
     startup_seconds: float
     queue_records_per_second: float
     file_handler_records_per_second: float
+    store_cpu: dict[str, float]  # seconds a store-check run, by kind and case
 
 
 def _blackbox(settings: Settings, work: Path) -> dict[str, Row]:
@@ -125,7 +126,9 @@ def _startup(work: Path, times: int) -> float:
     return statistics.median(seconds)
 
 
-def run_suite(settings: Settings, work: Path, *, records: int, requests: int) -> Results:
+def run_suite(
+    settings: Settings, work: Path, *, records: int, requests: int, store_runs: int
+) -> Results:
     """Every measurement, in one run, with the same load settings for every target."""
     rows: dict[str, Row] = {}
     port = free_port()
@@ -143,4 +146,5 @@ def run_suite(settings: Settings, work: Path, *, records: int, requests: int) ->
         startup_seconds=_startup(work, 3),
         queue_records_per_second=inprocess.pipeline_records_per_second(records),
         file_handler_records_per_second=inprocess.file_handler_records_per_second(records),
+        store_cpu=stores.store_cpu_per_run(store_runs),
     )

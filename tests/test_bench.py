@@ -56,7 +56,7 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             *(sys.executable, "-m", "bench", "--seconds=1", "--rounds=1", "--warmup=0"),
-            *("--records=2000", "--requests=50", f"--output={output}"),
+            *("--records=2000", "--requests=50", "--store-runs=20", f"--output={output}"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -82,4 +82,6 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
         assert int(match[1].replace(",", "")) > 0, row
     for target in TARGETS:
         assert re.search(rf"^\| {re.escape(target.name)} \| ", text, re.MULTILINE), target.name
+    for kind in ("loki", "file"):
+        assert re.search(rf"^\| {kind} \| [\d.]+ ms \| [\d.]+ ms \|$", text, re.MULTILINE), kind
     assert "## Machine" in text

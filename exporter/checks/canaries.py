@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The canaries the ledger remembers. A store check that falls further behind counts the ones it
 # never saw as written and dropped (its own max_pending is smaller anyway).
@@ -21,11 +21,12 @@ class Canary:
     seq: int
     instance: str
     written: float  # Unix time it was handed to the sinks
+    # What tells this canary from every other, in any store; looked up for every canary of
+    # every run, so it is made once.
+    key: Key = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> Key:
-        """What tells this canary from every other, in any store."""
-        return (self.run_id, self.seq)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.run_id, self.seq))
 
 
 class CanaryLedger:

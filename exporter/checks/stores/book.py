@@ -121,60 +121,74 @@ class CanaryBook:
         self._random = random.Random()  # noqa: S311 - picks a canary to re-check, no secret
 
     def _count(self, name: str, amount: int = 1) -> None:
-        setattr(self.tally, name, getattr(self.tally, name) + amount)
-        self.series.counters[name].inc(amount)
+        if amount:
+            setattr(self.tally, name, getattr(self.tally, name) + amount)
+            self.series.counters[name].inc(amount)
 
     def take(self, now: float) -> Wanted:
         """Take in the canaries written since the last run and say what to ask the store."""
         new = self.ledger.after(self._seen_seq)
         first = new[0].seq if new else self.ledger.last_seq + 1
         unseen = first - self._seen_seq - 1  # written, but forgotten by the ledger already
-        if unseen > 0:
-            self._count("written", unseen)
-            self._count("dropped_pending", unseen)
+        self._count("written", unseen + len(new))
         self._seen_seq = self.ledger.last_seq
+        pending = self.pending
         for canary in new:
-            self._count("written")
-            self.pending[canary.key] = canary
-        overflow = len(self.pending) - self.options.max_pending
-        for key in list(self.pending)[: max(0, overflow)]:
-            del self.pending[key]
-            self._count("dropped_pending")
+            pending[canary.key] = canary
+        overflow = len(pending) - self.options.max_pending
+        for key in list(pending)[: max(0, overflow)]:
+            del pending[key]
+        self._count("dropped_pending", unseen + max(0, overflow))
         for key, canary in list(self._late.items()):
             if now - canary.written > self.options.late_window:
                 del self._late[key]
         while self._found and now - self._found[0].at > self.options.recheck_window:
             self._found.popleft()
-        self.series.pending.set(len(self.pending))
+        self.series.pending.set(len(pending))
         recheck = self._random.choice(self._found) if self._found else None
-        return Wanted(tuple(self.pending.values()), tuple(self._late.values()), recheck, now)
+        return Wanted(tuple(pending.values()), tuple(self._late.values()), recheck, now)
 
     def settle(self, wanted: Wanted, seen: Sightings, answered_at: float) -> None:
         """Settle what the store's answer to ``wanted`` says."""
         max_delay = self.options.max_delay
+        copies_of = seen.copies
+        found = missing = extra = 0
+        newest: Settled | None = None
+        observe = self.series.delay.observe
         for canary in wanted.pending:
-            copies = seen.copies.get(canary.key, 0)
+            key = canary.key
+            copies = copies_of.get(key, 0)
             if copies:
                 delay = answered_at - canary.written
-                self._count("found")
-                self._count("duplicate", copies - 1)
-                self.series.delay.observe(delay)
+                found += 1
+                extra += copies - 1
+                observe(delay)
                 self._found.append(Found(canary, answered_at, copies))
-                self._newest(Settled(canary, True, delay))
+                if newest is None or canary.seq > newest.canary.seq:
+                    newest = Settled(canary, True, delay)
             elif wanted.asked_at - canary.written >= max_delay:
-                self._count("missing")
-                self._late[canary.key] = canary
-                self._newest(Settled(canary, False))
+                missing += 1
+                self._late[key] = canary
+                if newest is None or canary.seq > newest.canary.seq:
+                    newest = Settled(canary, False)
             else:
                 continue
-            del self.pending[canary.key]
+            del self.pending[key]
+        late = 0
         for canary in wanted.late:
-            copies = seen.copies.get(canary.key, 0)
+            copies = copies_of.get(canary.key, 0)
             if copies and canary.key in self._late:
                 del self._late[canary.key]
-                self._count("late")
-                self._count("duplicate", copies - 1)
-        self._more_copies(seen.copies, wanted)
+                late += 1
+                extra += copies - 1
+        self._count("found", found)
+        self._count("missing", missing)
+        self._count("late", late)
+        self._count("duplicate", extra)
+        if newest is not None:
+            self._newest(newest)
+        if len(copies_of) > found + late:  # more keys than settled: copies of found ones?
+            self._more_copies(copies_of, wanted)
         if wanted.recheck is not None and seen.recheck is not None:
             self._rechecked(wanted.recheck, seen.recheck)
         self.series.pending.set(len(self.pending))

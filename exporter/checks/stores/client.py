@@ -97,7 +97,7 @@ class StoreClient:
         """The body of a 2xx answer; StoreError with the reason for anything else."""
         url = self.url(path)
         try:
-            async with self._http.session.request(
+            async with self._http.kept.request(
                 method,
                 url,
                 params=params,

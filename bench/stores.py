@@ -1,0 +1,163 @@
+"""A store check's own CPU per run with 100 canaries pending: the exporter's side only.
+
+Two cases, for ``loki`` and ``file``:
+
+- steady: 100 canaries pending (a store 100 runs behind); each run writes one more and the
+  store now has the oldest, so each run asks for 101, finds one and keeps 100 pending.
+- burst: each run writes 100 canaries and the store has them all when the check asks, so each
+  run parses 100 lines and settles 100 found canaries: the most a run with 100 pending does.
+
+For ``loki`` the store is a canned server in another process, pinned to the other CPU, which
+answers the query with the line of the first run id it names (steady) or of every one (burst).
+For ``file`` the lines are appended before each run. The CPU is this process's (every thread),
+from ``getrusage``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from bench.procs import SERVER_CPU, free_port, server
+from bench.runs import WRK_CPU
+from exporter.checks.base import RunInfo, SharedSession
+from exporter.checks.canaries import Canary, CanaryLedger
+from exporter.checks.stores.book import CanaryBook, StoreOptions
+from exporter.checks.stores.check import StoreCheck
+from exporter.checks.stores.client import StoreClient
+from exporter.checks.stores.file import FileStore
+from exporter.checks.stores.follow import Follower
+from exporter.checks.stores.loki import LokiOptions, LokiStore
+from exporter.checks.stores.registry import Stores
+
+PENDING = 100
+INSTANCE = "bench"
+
+
+def line(run_id: str) -> str:
+    """The canary line of ``run_id``, whose number is its seq (run ids are hex here)."""
+    return json.dumps(
+        {"message": "m", "run_id": run_id, "seq": int(run_id, 16), "instance": INSTANCE}
+    )
+
+
+# Answers each query with the line of the first run id its regular expression names, or of
+# every one (argv[2] "all").
+CANNED = """
+import json, re, sys
+from aiohttp import web
+def line(run_id):
+    canary = {"message": "m", "run_id": run_id, "seq": int(run_id, 16), "instance": "bench"}
+    return json.dumps(canary)
+async def query(request):
+    ids = re.search(r"`([^`]*)`", request.query.get("query", "``")).group(1).split("|")
+    ids = ids if sys.argv[2] == "all" else ids[:1]
+    values = [[str(i), line(r)] for i, r in enumerate(filter(None, ids))]
+    answer = {"status": "success", "data": {"resultType": "streams", "stats": {},
+              "result": [{"stream": {"job": "smoke"}, "values": values}]}}
+    return web.json_response(answer)
+app = web.Application()
+app.add_routes([web.get("/loki/api/v1/query_range", query), web.get("/ready", query)])
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Writer:
+    """Writes canaries numbered so that each run id names its seq; ``ship`` puts them where
+    the store check finds them."""
+
+    def __init__(self, burst: bool) -> None:
+        self.burst = burst
+        self.ledger = CanaryLedger(INSTANCE)
+        self.book = CanaryBook(
+            self.ledger, Stores(CollectorRegistry(), self.ledger).series("central"), StoreOptions()
+        )
+        self._unshipped: list[Canary] = []
+        if not burst:
+            self._unshipped = self._write(PENDING)
+
+    def _write(self, n: int) -> list[Canary]:
+        return [self.ledger.write(f"{self.ledger.last_seq + 1:032x}") for _ in range(n)]
+
+    def next_run(self) -> list[Canary]:
+        """Write this run's canaries; the ones the store has by the time it is asked."""
+        if self.burst:
+            return self._write(PENDING)
+        self._unshipped += self._write(1)
+        return [self._unshipped.pop(0)]
+
+
+async def _runs(
+    check: StoreCheck, writer: Writer, runs: int, ship: Callable[[list[Canary]], None]
+) -> float:
+    """CPU seconds per run, after 20 runs of warm-up."""
+    loop = asyncio.get_running_loop()
+    cpu = 0.0
+    found = PENDING if writer.burst else 1
+    for n in range(20 + runs):
+        ship(writer.next_run())
+        start = _cpu()
+        result = await check(RunInfo("r" * 32, "bench", loop.time() + 5, 5))
+        if n >= 20:
+            cpu += _cpu() - start
+        counts = result.detail["canaries"]
+        assert counts["found"] == found * (n + 1), result
+        assert counts["pending"] == (0 if writer.burst else PENDING), result
+    return cpu / runs
+
+
+async def _loki(runs: int, burst: bool) -> float:
+    port = free_port()
+    command = [sys.executable, "-c", CANNED, str(port), "all" if burst else "first"]
+    http = SharedSession()
+    with server(command, f"http://127.0.0.1:{port}/ready", cpu=WRK_CPU):
+        try:
+            await http.open()
+            options = LokiOptions(url=f"http://127.0.0.1:{port}", selector='{job="smoke"}')
+            writer = Writer(burst)
+            check = StoreCheck(writer.book, LokiStore(StoreClient(http, options), options))
+            return await _runs(check, writer, runs, lambda canaries: None)
+        finally:
+            await http.close()
+
+
+async def _file(runs: int, burst: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "central.log"
+        path.write_text("")
+        writer = Writer(burst)
+        check = StoreCheck(writer.book, FileStore(Follower(path), OrderedDict()))
+
+        def append(canaries: list[Canary]) -> None:
+            with path.open("a") as f:
+                f.writelines(line(c.run_id) + "\n" for c in canaries)
+
+        return await _runs(check, writer, runs, append)
+
+
+def store_cpu_per_run(runs: int = 500) -> dict[str, float]:
+    """Seconds of this process's CPU per store-check run at 100 pending canaries, by kind and
+    case ("loki steady", "loki burst", "file steady", "file burst")."""
+    os.sched_setaffinity(0, {SERVER_CPU})
+    try:
+        return {
+            f"{kind} {case}": asyncio.run(measure(runs, case == "burst"))
+            for kind, measure in (("loki", _loki), ("file", _file))
+            for case in ("steady", "burst")
+        }
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
