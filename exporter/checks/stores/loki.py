@@ -74,8 +74,7 @@ def entries(answer: Any) -> list[str]:
 
 
 class LokiStore:
-    """Asks for the pending and late canaries in one query, and the re-checked one in a
-    second, narrow one."""
+    """Asks for the pending, late and re-checked canaries in one query a run."""
 
     def __init__(self, client: StoreClient, options: LokiOptions) -> None:
         self.component = Component("url", str(client.url(PATH)))
@@ -105,16 +104,14 @@ class LokiStore:
         return copies
 
     async def find(self, wanted: Wanted, instance: str) -> Sightings:
-        asked = (*wanted.pending, *wanted.late)
-        copies: Counter[Key] = Counter()
-        if asked:
-            copies = await self._ask(asked, time.time(), instance)
-        recheck = None
-        if wanted.recheck is not None:
-            found = wanted.recheck
-            again = await self._ask([found.canary], found.at, instance)
-            recheck = again[found.canary.key]
-        keys = {c.key for c in asked}
+        canaries = wanted.canaries
+        if not canaries:
+            return Sightings()
+        # One query, the re-checked canary among the rest: its range reaches back to that
+        # canary's write time (within recheck_window), and a run costs one request.
+        copies = await self._ask(canaries, time.time(), instance)
+        recheck = None if wanted.recheck is None else copies[wanted.recheck.canary.key]
+        keys = {c.key for c in (*wanted.pending, *wanted.late)}
         return Sightings({k: n for k, n in copies.items() if k in keys}, recheck)
 
 
