@@ -194,3 +194,32 @@ async def test_a_directory_in_the_files_place_is_unreachable_and_recovers(tmp_pa
     path.write_text(line(canary))
     assert (await c.check(run())).status is Status.OK
     assert c.books.counts() == zero(written=1, found=1)
+
+
+async def test_a_canary_appended_within_max_delay_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path, max_delay=0.3)
+    (canary,) = c.books.write()
+    assert (await c.check(run())).reason is StoreReason.PENDING
+    await asyncio.sleep(0.1)
+    append(path, line(canary))  # a shipper that batches for 100 ms
+    assert (await c.check(run())).status is Status.OK
+    assert c.books.counts() == zero(written=1, found=1)
+
+
+async def test_a_canary_appended_past_max_delay_is_missing_then_late(tmp_path: Path) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path, max_delay=0.1)
+    (canary,) = c.books.write()
+    await asyncio.sleep(0.15)
+    result = await c.check(run())
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.MISSING)
+    append(path, line(canary))
+    result = await c.check(run())
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.MISSING)  # still the newest
+    assert c.books.counts() == zero(written=1, missing=1, late=1)
+    (newer,) = c.books.write()
+    append(path, line(newer))
+    assert (await c.check(run())).status is Status.OK  # recovers with the next one found

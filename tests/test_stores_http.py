@@ -1,5 +1,6 @@
-"""The loki and elasticsearch store checks against their stand-ins on loopback: the exact
-query, then every fault (down, slow, 5xx, 401, garbage, a dropped, duplicated, delayed or
+"""The loki, elasticsearch and journal store checks against stand-ins on loopback (the
+journal's real daemons are in tests/integration/test_journal_chain.py): the exact query, then
+every fault (down, slow, 5xx, 401, garbage, a dropped, duplicated, delayed or
 foreign canary, a lost one), each with its reason, its counter deltas, and recovery."""
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from exporter.checks.canaries import Canary
 from exporter.checks.stores.check import StoreCheck, StoreReason
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient
 from exporter.checks.stores.elasticsearch import ElasticsearchOptions, ElasticsearchStore
+from exporter.checks.stores.journal import JournalOptions, JournalStore
 from exporter.checks.stores.loki import LokiOptions, LokiStore
 from exporter.options import Seconds
 from tests.standins.base import Standin
 from tests.standins.elasticsearch import Elasticsearch
+from tests.standins.gatewayd import Gatewayd
 from tests.standins.loki import Loki
 from tests.test_store_book import Books, zero
 
@@ -43,10 +46,19 @@ class Kind:
     options: Callable[[str, float], HttpStoreOptions]
     store: Callable[[StoreClient, Any], Any]
     ship: Callable[[Any, Canary, int, float, str], None]
+    wrong_shape: str = '{"data": 1}'  # JSON, but not the documented answer
 
 
 def ship_loki(loki: Loki, canary: Canary, copies: int, after: float, instance: str) -> None:
     loki.push(line(canary, instance), LABELS, copies=copies, visible_after=after)
+
+
+def ship_journal(
+    gatewayd: Gatewayd, canary: Canary, copies: int, after: float, instance: str
+) -> None:
+    entry = {"MESSAGE": line(canary, instance), "RUN_ID": canary.run_id}
+    entry |= {"SEQ": str(canary.seq), "INSTANCE": instance}  # journald made fields of it
+    gatewayd.add(entry, copies=copies, visible_after=after)
 
 
 def ship_es(es: Elasticsearch, canary: Canary, copies: int, after: float, instance: str) -> None:
@@ -71,6 +83,14 @@ KINDS = [
         lambda url, delay: ElasticsearchOptions(url=url, index="logs-*", max_delay=Seconds(delay)),
         ElasticsearchStore,
         ship_es,
+    ),
+    Kind(
+        "journal",
+        Gatewayd,
+        lambda url, delay: JournalOptions(url=url, max_delay=Seconds(delay)),
+        JournalStore,
+        ship_journal,
+        "[1, 2]",  # one JSON object per line is an answer; a line with a list is not
     ),
 ]
 
@@ -222,7 +242,7 @@ async def test_a_slow_store_is_unreachable_within_the_timeout(setup: Setup) -> N
         ),
         (401, "", StoreReason.AUTH, "status 401: (empty body)"),
         (403, "forbidden", StoreReason.AUTH, "status 403: 'forbidden'"),
-        (200, '{"data": 1}', StoreReason.QUERY, None),
+        (200, "wrong shape", StoreReason.QUERY, None),
     ],
 )
 async def test_a_store_that_answers_wrong_fails_with_the_reason_and_recovers(
@@ -230,6 +250,8 @@ async def test_a_store_that_answers_wrong_fails_with_the_reason_and_recovers(
 ) -> None:
     canary = setup.write()
     setup.ship(canary)
+    if body == "wrong shape":
+        body = setup.kind.wrong_shape
     setup.standin.faults.status, setup.standin.faults.body = status, body
     result = await setup.run()
     assert (result.status, result.reason) == (Status.FAIL, reason)

@@ -153,7 +153,6 @@ class StoreCheck:
             self._store.component,
             observed,
             detail=detail,
-            measurement="delay",
         )
 
 

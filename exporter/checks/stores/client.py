@@ -124,9 +124,9 @@ class StoreClient:
             why = str(error) or type(error).__name__
             raise self._error(StoreReason.UNREACHABLE, f"no answer from {url}: {why}") from None
         if status in (401, 403):
-            raise self._error(StoreReason.AUTH, f"status {status}: {_quote(data)}")
+            raise self._error(StoreReason.AUTH, f"status {status}: {quote(data)}")
         if not 200 <= status < 300:
-            raise self._error(StoreReason.QUERY, f"status {status}: {_quote(data)}")
+            raise self._error(StoreReason.QUERY, f"status {status}: {quote(data)}")
         if len(data) > MAX_ANSWER_BYTES:
             raise self._error(StoreReason.QUERY, f"answer over {MAX_ANSWER_BYTES} bytes")
         return data
@@ -137,7 +137,7 @@ class StoreClient:
         try:
             return json.loads(data)
         except ValueError:
-            raise self._error(StoreReason.QUERY, f"not JSON: {_quote(data)}") from None
+            raise self._error(StoreReason.QUERY, f"not JSON: {quote(data)}") from None
 
     def _error(self, reason: StoreReason, error: str) -> StoreError:
         return StoreError(reason, redact(error, self._secrets))
@@ -160,7 +160,8 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
-def _quote(data: bytes) -> str:
+def quote(data: bytes) -> str:
+    """The start of a body, for an error."""
     text = data[:QUOTED_BYTES].decode("utf-8", "replace").strip()
     more = "…" if len(data) > QUOTED_BYTES else ""
     return repr(text + more) if text else "(empty body)"

@@ -19,8 +19,8 @@ from dataclasses import field as dataclass_field
 from exporter.checks.base import Check, CheckDeps, Component
 from exporter.checks.canaries import Key
 from exporter.checks.stores.book import Sightings, Wanted
-from exporter.checks.stores.check import build_store_check, store_type
-from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
+from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
+from exporter.checks.stores.client import HttpStoreOptions, StoreClient, quote, shape_error
 from exporter.checks.stores.lines import key_of_fields, key_of_line
 from exporter.options import Invalid
 
@@ -90,7 +90,8 @@ class JournalStore:
             try:
                 entry = json.loads(line)
             except ValueError:
-                raise shape_error(f"line {number} is not a JSON object") from None
+                why = f"not JSON: {quote(line.encode())}"
+                raise StoreError(StoreReason.QUERY, why) from None
             if not isinstance(entry, dict):
                 raise shape_error(f"line {number} is not a JSON object")
             key = entry_key(entry, instance)
