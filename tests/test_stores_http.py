@@ -336,3 +336,11 @@ async def test_a_found_canary_the_store_no_longer_has_is_lost(setup: Setup) -> N
     assert (result.status, result.reason) == (Status.FAIL, StoreReason.LOST)
     assert (await setup.run()).status is Status.OK  # the new one is re-checked, and is there
     assert setup.counts() == zero(written=2, found=2, lost=1)
+
+
+async def test_canaries_shipped_out_of_order_are_each_found_once(setup: Setup) -> None:
+    first, second = setup.write(), setup.write()
+    setup.ship(second)  # a shipper with two workers, the later line first
+    setup.ship(first)
+    assert (await setup.run()).status is Status.OK
+    assert setup.counts() == zero(written=2, found=2)
