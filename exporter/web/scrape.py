@@ -41,7 +41,10 @@ class SharedRendering:
             assert isinstance(response, web.Response)  # the library answers with a body
             body = response.body
             assert isinstance(body, bytes)
-            cached = (now, (response.status, dict(response.headers), body))
+            # The window starts when the rendering is done, not when it began: on a slow
+            # machine a rendering can take most of a window, and the flood would render again
+            # and again.
+            cached = (time.monotonic(), (response.status, dict(response.headers), body))
             if len(self._cache) > 16:  # bounded: callers choose the keys
                 self._cache.clear()
             self._cache[key] = cached
