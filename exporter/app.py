@@ -19,13 +19,15 @@ from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.registry import Stores
 from exporter.config import Settings
 from exporter.config_file import load_plan
+from exporter.heartbeat.build import build_targets
+from exporter.heartbeat.sender import Heartbeat, HeartbeatSeries
 from exporter.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
 from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import create_metrics
 from exporter.plan import Plan
 from exporter.reload import Live, Reloader
 from exporter.routes import route_table
-from exporter.run.results import Trigger
+from exporter.run.results import RunResult, Trigger
 from exporter.run.runner import Runner
 from exporter.sinks import SinkDeps
 from exporter.web.access_log import JsonAccessLogger
@@ -90,7 +92,14 @@ def create_app(
         access_per_second=settings.access_log_per_second,
     )
     http = SharedSession()
-    canaries = CanaryLedger(settings.instance or socket.gethostname())
+    heartbeat = Heartbeat(HeartbeatSeries(registry))
+
+    def finished(result: RunResult) -> None:
+        scrape.clear()  # a scrape after a run never sees the run before it
+        heartbeat.notify(result)
+
+    instance = settings.instance or socket.gethostname()
+    canaries = CanaryLedger(instance)
     check_deps = CheckDeps(logs, http, registry, canaries, Stores(registry, canaries))
     runner = Runner(
         build_checks(plan.checks, check_deps),
@@ -98,7 +107,7 @@ def create_app(
         interval_seconds=settings.interval_seconds,
         min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,
-        on_result=scrape.clear,  # a scrape after a run never sees the run before it
+        on_result=finished,
     )
     # Outermost first: headers go on every answer, and a 401 is counted like any other answer.
     open_routes = [route.name for route in table if route.open]
@@ -111,9 +120,17 @@ def create_app(
         ]
     )
 
-    def changed() -> None:
+    def heartbeat_to(plan: Plan) -> None:
+        targets = build_targets(plan.heartbeat, registry, http, instance)
+        timeout = plan.heartbeat.timeout if plan.heartbeat else 0.0
+        heartbeat.configure(targets, timeout)
+
+    def changed(plan: Plan) -> None:
         scrape.clear()
         forget_document(app)
+        heartbeat_to(plan)
+
+    heartbeat_to(plan)
 
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -138,8 +155,22 @@ def create_app(
             app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app.cleanup_ctx.append(_logging)
     app.cleanup_ctx.append(_http_client(http))
+    app.cleanup_ctx.append(_heartbeat(heartbeat))
     app.cleanup_ctx.append(_schedule)
     return app
+
+
+def _heartbeat(heartbeat: Heartbeat) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The task that sends each run's heartbeat; started before the first run."""
+
+    async def sender(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(heartbeat.serve())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return sender
 
 
 def _http_client(http: SharedSession) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -9,13 +9,14 @@ from typing import Any
 
 from exporter.checks import CHECK_TYPES, STORE_TYPES
 from exporter.config import Settings
+from exporter.heartbeat.options import HeartbeatOptions
 from exporter.options import OptionError, Seconds, convert, load_options
 from exporter.plan import CheckSpec, Plan, SinkSpec, default_plan, with_log_file
 from exporter.sinks import SINK_TYPES
 from exporter.yamlfile import YamlError, kind, read_yaml
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-TOP_KEYS = ("sinks", "checks")
+TOP_KEYS = ("sinks", "checks", "heartbeat")
 SINK_KEYS = ("name", "type")  # besides the type's own options
 CHECK_KEYS = ("name", "type", "timeout")
 LOG_FILE_SINK = "file"  # the name --log.file gives its sink
@@ -59,7 +60,13 @@ def _plan(document: Any, directory: Path, settings: Settings) -> Plan:
     checks = default.checks
     if "checks" in document:
         checks = _checks(document["checks"], directory, settings.timeout_seconds)
-    return Plan(sinks, checks)
+    heartbeat = None
+    if document.get("heartbeat") is not None:
+        value = document["heartbeat"]
+        if not isinstance(value, dict):
+            raise OptionError("heartbeat", f"must be a mapping, not {kind(value)}")
+        heartbeat = load_options(HeartbeatOptions, value, "heartbeat", directory)
+    return Plan(sinks, checks, heartbeat)
 
 
 def _items(value: Any, section: str) -> list[tuple[str, dict[str, Any], str, str]]:

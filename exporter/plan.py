@@ -7,6 +7,7 @@ from typing import Any
 
 from exporter.checks.logging import LoggingOptions
 from exporter.config import Settings
+from exporter.heartbeat.options import HeartbeatOptions
 from exporter.sinks.file import FileOptions
 from exporter.sinks.stream import StdoutOptions
 
@@ -32,10 +33,11 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class Plan:
-    """Every sink and check, in the config file's order."""
+    """Every sink and check, in the config file's order, and the heartbeat if there is one."""
 
     sinks: tuple[SinkSpec, ...]
     checks: tuple[CheckSpec, ...]
+    heartbeat: HeartbeatOptions | None = None
 
 
 def with_log_file(sinks: tuple[SinkSpec, ...], settings: Settings) -> tuple[SinkSpec, ...]:

@@ -43,7 +43,7 @@ class Reloader:
         metrics: Metrics,
         sink_deps: SinkDeps,
         check_deps: CheckDeps,
-        on_change: Callable[[], None],
+        on_change: Callable[[Plan], None],
     ) -> None:
         self._load = load
         self.live = live
@@ -73,7 +73,7 @@ class Reloader:
                     spec.name for spec in plan.checks if spec.type in STORE_TYPES
                 )
                 self.live = Live(plan, sinks)
-                self._on_change()
+                self._on_change(plan)
             stuck = await asyncio.to_thread(self._logs.retire, retired, RETIRE_TIMEOUT)
             self._metrics.reload_ok.set(1)
             self._metrics.reload_time.set_to_current_time()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -156,6 +157,14 @@ class SharedSession:
             if session is not None:
                 await session.close()
         self._session = self._kept = None
+
+
+def connect_failure(error: aiohttp.ClientConnectorError) -> str:
+    """Why a connection failed, as the errno says it: asyncio's own text repeats the address
+    ("Connect call failed ('127.0.0.1', 9)")."""
+    cause = error.os_error
+    why = os.strerror(cause.errno) if cause.errno else str(cause.strerror or cause)
+    return f"cannot connect to {error.host}:{error.port}: {why}"
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class Runner:
         interval_seconds: float,
         message: str,
         min_interval_seconds: float = 0.0,
-        on_result: Callable[[], None] = lambda: None,
+        on_result: Callable[[RunResult], None] = lambda result: None,
     ) -> None:
         self._checks = dict(checks)
         self._metrics = metrics
@@ -149,7 +149,7 @@ class Runner:
             success_message=self._message,
         )
         self._record(result)
-        self._on_result()
+        self._on_result(result)
         self._last_finished = time.monotonic()
         return result
 

@@ -143,6 +143,25 @@ class Alertmanager(Server):
         return alerts
 
 
+class Pushgateway(Server):
+    """Debian's prometheus-pushgateway, keeping its groups in memory only."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        directory.mkdir()
+        port = free_port()
+        super().__init__(
+            [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
+            port,
+            directory / "pushgateway.log",
+        )
+        self.address = f"127.0.0.1:{port}"
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            text: str = response.read().decode()
+        return text
+
+
 class Prometheus(Server):
     """Prometheus scraping one exporter every second as job `smoke-test-exporter`."""
 
@@ -154,6 +173,7 @@ class Prometheus(Server):
         target: str,
         rules: dict[str, Any],
         alertmanager: str,
+        scrape_configs: list[dict[str, Any]] | None = None,
     ) -> None:
         directory.mkdir()
         rule_file = directory / "alerts.yml"
@@ -171,7 +191,8 @@ class Prometheus(Server):
                         {
                             "job_name": "smoke-test-exporter",
                             "static_configs": [{"targets": [target]}],
-                        }
+                        },
+                        *(scrape_configs or []),
                     ],
                 }
             )

@@ -35,6 +35,7 @@ SEVERITIES = {
     "SmokeTestCanaryLoss": "warning",
     "SmokeTestCanaryDelaySlow": "warning",
     "SmokeTestStale": "warning",
+    "SmokeTestHeartbeatMissing": "critical",
     "SmokeTestExporterDown": "critical",
     "SmokeTestLogSinkErrors": "warning",
     "SmokeTestLogDeliverySlow": "warning",
@@ -76,14 +77,14 @@ def test_promtool_accepts_the_prometheus_config_and_its_rules(config: str) -> No
     done = tool("promtool", "check", "config", config)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f" SUCCESS: {config} is valid prometheus config file syntax\n" in done.stdout
-    assert "Checking monitoring/alerts.yml\n  SUCCESS: 11 rules found\n" in done.stdout
+    assert "Checking monitoring/alerts.yml\n  SUCCESS: 12 rules found\n" in done.stdout
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
     done = tool("promtool", "check", "rules", "monitoring/alerts.yml")
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "Checking monitoring/alerts.yml\n  SUCCESS: 11 rules found\n\n",
+        "Checking monitoring/alerts.yml\n  SUCCESS: 12 rules found\n\n",
         "",
     )
 

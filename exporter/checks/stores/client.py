@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from exporter.checks.base import SharedSession
+from exporter.checks.base import SharedSession, connect_failure
 from exporter.checks.secrets import BasicAuth, read_secret, redact
 from exporter.checks.stores.book import StoreOptions
 from exporter.checks.stores.check import StoreError, StoreReason
@@ -115,11 +114,7 @@ class StoreClient:
         except aiohttp.ClientSSLError as error:
             raise self._error(StoreReason.TLS, f"TLS with {url.host}: {error}") from None
         except aiohttp.ClientConnectorError as error:
-            cause = error.os_error  # asyncio's own text repeats the address: say the errno's
-            why = os.strerror(cause.errno) if cause.errno else str(cause.strerror or cause)
-            raise self._error(
-                StoreReason.UNREACHABLE, f"cannot connect to {error.host}:{error.port}: {why}"
-            ) from None
+            raise self._error(StoreReason.UNREACHABLE, connect_failure(error)) from None
         except aiohttp.ClientError as error:
             why = str(error) or type(error).__name__
             raise self._error(StoreReason.UNREACHABLE, f"no answer from {url}: {why}") from None

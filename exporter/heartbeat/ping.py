@@ -1,0 +1,47 @@
+"""The URL heartbeat, healthchecks.io style: GET ``success`` after a passing run, POST the
+answer to ``failure`` after a failing one."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+
+from exporter.checks.base import SharedSession, connect_failure
+from exporter.heartbeat.options import PingOptions
+from exporter.heartbeat.sender import HeartbeatError, HeartbeatReason
+from exporter.run.results import Answer, RunResult
+
+
+class Ping:
+    """One request a run, through the app's shared client."""
+
+    name = "url"
+
+    def __init__(self, options: PingOptions, http: SharedSession) -> None:
+        self._options = options
+        self._http = http
+
+    async def send(self, result: RunResult) -> None:
+        if result.ok:
+            url, method, body = self._options.success, "GET", None
+        else:
+            url, method = self._options.failure, "POST"
+            body = json.dumps(Answer(result, cached=False, age_seconds=0.0).body())
+        if url is None:
+            return
+        try:
+            async with self._http.kept.request(
+                method,
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"} if body else None,
+            ) as response:
+                await response.read()
+                status = response.status
+        except aiohttp.ClientConnectorError as error:
+            raise HeartbeatError(HeartbeatReason.CONNECT, connect_failure(error)) from None
+        except aiohttp.ClientError as error:
+            raise HeartbeatError(HeartbeatReason.CONNECT, f"{url}: {error}") from None
+        if not 200 <= status < 300:
+            raise HeartbeatError(HeartbeatReason.STATUS, f"{method} {url}: status {status}")
