@@ -31,6 +31,8 @@ def anchors(markdown: str) -> set[str]:
 
 def test_every_alert_runbook_url_points_at_a_readme_heading() -> None:
     rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yml").read_text())["groups"][0]["rules"]
+    fleet = yaml.safe_load((ROOT / "monitoring" / "fleet-rules.yml").read_text())["groups"]
+    rules += [rule for group in fleet for rule in group["rules"] if "alert" in rule]
     headings = anchors(README)
     for rule in rules:
         url = rule["annotations"]["runbook_url"]

@@ -162,6 +162,46 @@ class Pushgateway(Server):
         return text
 
 
+class ConfiguredPrometheus(Server):
+    """Prometheus with a whole configuration of the test's, and rule files by name."""
+
+    def __init__(
+        self,
+        binary: str,
+        directory: Path,
+        config: dict[str, Any],
+        rule_files: dict[str, dict[str, Any]],
+    ) -> None:
+        directory.mkdir()
+        paths = []
+        for name, rules in rule_files.items():
+            path = directory / name
+            path.write_text(yaml.safe_dump(rules, sort_keys=False))
+            paths.append(str(path))
+        (directory / "prometheus.yml").write_text(
+            yaml.safe_dump({**config, "rule_files": paths}, sort_keys=False)
+        )
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        super().__init__(
+            [
+                binary,
+                f"--config.file={directory / 'prometheus.yml'}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address={self.address}",
+            ],
+            port,
+            directory / "prometheus.log",
+        )
+
+    def result(self, expr: str) -> list[dict[str, Any]]:
+        """The instant vector of ``expr``; a query error fails."""
+        answer = self.get("/api/v1/query", query=expr)
+        assert answer["status"] == "success", f"{expr}: {answer}"
+        result: list[dict[str, Any]] = answer["data"]["result"]
+        return result
+
+
 class Prometheus(Server):
     """Prometheus scraping one exporter every second as job `smoke-test-exporter`."""
 
