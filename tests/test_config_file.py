@@ -169,7 +169,9 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        pytest.param("sinkz: []\n", "sinkz: unknown key (known: sinks, checks)", id="top-key"),
+        pytest.param(
+            "sinkz: []\n", "sinkz: unknown key (known: sinks, checks, heartbeat)", id="top-key"
+        ),
         pytest.param("- 1\n", "(top level): must be a mapping, not a list", id="top-list"),
         pytest.param("sinks: {}\n", "sinks: must be a list, not a mapping", id="sinks-mapping"),
         pytest.param("checks: 3\n", "checks: must be a list, not a number", id="checks-number"),

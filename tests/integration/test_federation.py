@@ -136,11 +136,12 @@ def test_fleet_rules_and_alert_through_real_federation(start: Start, tmp_path: P
         assert ratio == {key(): 0.85}
         assert labelled(global_.result("smoke_test:exporters:count")) == {key(): 20}
         assert labelled(global_.result("smoke_test:failing:count")) == {key(): 3}
+        # increase() needs two points of each exporter's series: wait for the third one's.
         failing = poll(
-            "exporters failing by check and reason",
+            "3 exporters failing by check and reason",
             lambda: labelled(global_.result("smoke_test:check_failing:count5m")),
-            bool,  # increase() needs two points of each series
-            10,
+            lambda r: sum(r.values()) >= BROKEN,
+            15,
         )
         assert failing == {key(check="db", reason="connect"): 3}
         # Every reason of every check is recorded (its counter starts at 0); only one is not 0.
@@ -214,9 +215,10 @@ def test_promtool_accepts_the_fleet_rules_and_their_unit_tests_pass() -> None:
         timeout=30,
         check=False,
     )
-    assert (tested.returncode, tested.stdout) == (
+    assert (tested.returncode, tested.stdout, tested.stderr) == (
         0,
         "Unit Testing:  monitoring/fleet-rules_test.yml\n  SUCCESS\n\n",
+        "",
     )
 
 
