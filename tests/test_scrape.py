@@ -3,11 +3,15 @@ finished run."""
 
 from __future__ import annotations
 
+import gzip
+from typing import Any
+
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry, Gauge
 
-from exporter.web.scrape import SharedRendering
+from exporter.web.scrape import SharedRendering, accepts_gzip
 from tests.conftest import StartExporter
 
 
@@ -61,3 +65,51 @@ async def test_a_finished_run_is_in_the_very_next_scrape(
     await exporter.smoke()
     async with exporter.client.get("/metrics") as response:
         assert 'smoke_test_runs_total{trigger="http"} 1.0' in await response.text()
+
+
+async def test_a_gzip_scrape_gets_the_rendering_compressed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    Gauge("thing", "A thing.", registry=registry).set(1)
+    shared = SharedRendering(registry, share_seconds=3600)
+    compressions = []
+    real = gzip.compress
+
+    def counted(data: bytes, **kwargs: Any) -> bytes:
+        compressions.append(len(data))
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(gzip, "compress", counted)
+    asks = make_mocked_request("GET", "/metrics", headers={"Accept-Encoding": "gzip, deflate"})
+    first, second = await shared.handle(asks), await shared.handle(asks)
+    plain = await shared.handle(make_mocked_request("GET", "/metrics"))
+    assert isinstance(first, web.Response)
+    assert isinstance(first.body, bytes)
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(first.body).decode() == text(plain)
+    assert isinstance(second, web.Response)
+    assert second.body == first.body
+    assert len(compressions) == 1  # one rendering, compressed once, for both scrapes
+    assert "Content-Encoding" not in plain.headers
+    assert plain.headers["Vary"] == "Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    ("header", "gzipped"),
+    [
+        ("gzip", True),
+        ("deflate, gzip;q=0.5", True),
+        ("*", True),
+        ("GZIP", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, deflate", False),
+        ("identity", False),
+        ("br", False),
+        ("gzip;q=x", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_q_values(header: str, gzipped: bool) -> None:
+    request = make_mocked_request("GET", "/metrics", headers={"Accept-Encoding": header})
+    assert accepts_gzip(request) is gzipped

@@ -46,9 +46,10 @@ SINKS = ("stdout", "file")
 ACCESS_CAP = 300
 FLOOD_CONNECTIONS = 50
 
-# 1 000 connections at once, a third each on /metrics (gzip'd: aiohttp compresses each body in a
-# thread, with a zlib state of ~256 KiB), /smoke-test and /-/healthy. Measured on 2 CPUs:
-# 40 MiB idle; VmHWM 83-100 MiB over one burst.
+# 1 000 connections at once, a third each on /metrics (gzip'd: each shared rendering is
+# compressed once, in the event loop), /smoke-test and /-/healthy. Measured on 2 CPUs when
+# aiohttp still compressed each body in a thread (a zlib state of ~256 KiB each): 40 MiB idle;
+# VmHWM 83-100 MiB over one burst. The limits below are bounds, not those measurements.
 BURST = 1000
 BURST_PEAK_RSS_MIB = 192
 # Measured: RSS 30-42 MiB above idle once the burst's connections are closed, and about 84 MiB
