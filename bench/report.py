@@ -46,6 +46,26 @@ TARGETS = [
         "{:.2f}",
     ),
     Target(
+        "/metrics as Prometheus scrapes (gzip) / blackbox's, req/s",
+        ">= 1.5",
+        lambda r: (
+            _rps(r, "ours /metrics, as Prometheus scrapes")
+            / _rps(r, "blackbox /metrics, as Prometheus scrapes")
+        ),
+        lambda v: v >= 1.5,
+        "{:.2f}",
+    ),
+    Target(
+        "CPU per scrape as Prometheus scrapes / blackbox's",
+        "<= 1.0",
+        lambda r: (
+            r.rows["ours /metrics, as Prometheus scrapes"].cpu_seconds_per_1000
+            / r.rows["blackbox /metrics, as Prometheus scrapes"].cpu_seconds_per_1000
+        ),
+        lambda v: v <= 1.0,
+        "{:.2f}",
+    ),
+    Target(
         "/-/healthy / floor, req/s",
         ">= 0.6",
         lambda r: _rps(r, "ours /-/healthy") / _rps(r, "floor"),
@@ -184,6 +204,8 @@ Absolute numbers on a shared machine are noise; the ratios, measured side by sid
 Each target is loaded by wrk with one thread and {settings.connections} connections: a
 {settings.warmup_seconds:g} s warm-up, then {settings.rounds} rounds of {settings.seconds:g} s;
 the round with the median req/s is reported. Servers run pinned to CPU 0, wrk to CPU 1.
+The rows "as Prometheus scrapes" send what Prometheus 2.42 sends: `Accept-Encoding: gzip` and
+its `Accept` header, which asks for OpenMetrics first.
 Ours is started as users start it: the console script, JSON logs to stdout (a pipe a reader
 drains, as a container runtime does) and to `--log.file`. The floor is a minimal aiohttp app in
 the same Python answering a 100-byte JSON. The peer is Debian's `prometheus-blackbox-exporter`;

@@ -10,6 +10,12 @@ from bench import wrk
 from bench.procs import cpu_seconds, rss_bytes
 
 WRK_CPU = 1  # wrk runs here; the servers run on procs.SERVER_CPU
+# What Prometheus 2.42 sends with every scrape (scrape/scrape.go's acceptHeader, and gzip).
+PROMETHEUS_HEADERS = (
+    "Accept-Encoding: gzip",
+    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +42,20 @@ class Row:
     socket_errors: int
 
 
-def measure(name: str, url: str, process: subprocess.Popen[bytes], settings: Settings) -> Row:
+def measure(
+    name: str,
+    url: str,
+    process: subprocess.Popen[bytes],
+    settings: Settings,
+    headers: tuple[str, ...] = (),
+) -> Row:
     """Warm up, then ``settings.rounds`` rounds; the round with the median req/s is reported."""
     if settings.warmup_seconds > 0:
-        wrk.run(url, settings.warmup_seconds, settings.connections, cpu=WRK_CPU)
+        wrk.run(url, settings.warmup_seconds, settings.connections, cpu=WRK_CPU, headers=headers)
     rounds: list[tuple[wrk.WrkResult, float]] = []
     for _ in range(settings.rounds):
         before = cpu_seconds(process.pid)
-        result = wrk.run(url, settings.seconds, settings.connections, cpu=WRK_CPU)
+        result = wrk.run(url, settings.seconds, settings.connections, cpu=WRK_CPU, headers=headers)
         rounds.append((result, cpu_seconds(process.pid) - before))
     rates = [result.requests_per_second for result, _ in rounds]
     median = statistics.median_low(rates)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import inprocess, stores
 from bench.procs import exporter_command, free_port, rss_bytes, server, wait_for
-from bench.runs import WRK_CPU, Row, Settings, measure
+from bench.runs import PROMETHEUS_HEADERS, WRK_CPU, Row, Settings, measure
 from bench.stdout import drained_pipe, stuck_pipe
 
 BLACKBOX_CONFIG = """modules:
@@ -54,6 +54,13 @@ def _blackbox(settings: Settings, work: Path) -> dict[str, Row]:
     with server(serve_static, static_url, cpu=WRK_CPU), server(blackbox, base + "/-/healthy") as bb:
         return {
             "blackbox /metrics": measure("blackbox /metrics", base + "/metrics", bb, settings),
+            "blackbox /metrics, as Prometheus scrapes": measure(
+                "blackbox /metrics, as Prometheus scrapes",
+                base + "/metrics",
+                bb,
+                settings,
+                PROMETHEUS_HEADERS,
+            ),
             "blackbox /probe": measure(
                 "blackbox /probe",
                 f"{base}/probe?module=http_2xx&target={static_url}",
@@ -86,6 +93,8 @@ def _ours(
     base = f"http://127.0.0.1:{port}"
     command = exporter_command(port, work / "ours.log", "--smoke-test.min-interval=0")
     with drained_pipe() as stdout, server(command, base + "/-/ready", stdout=stdout) as ours:
+        name = "ours /metrics, as Prometheus scrapes"
+        rows[name] = measure(name, base + "/metrics", ours, settings, PROMETHEUS_HEADERS)
         for name, path in [
             ("ours /metrics", "/metrics"),
             ("ours /-/healthy", "/-/healthy"),

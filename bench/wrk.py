@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
@@ -52,8 +53,14 @@ def parse(output: str) -> WrkResult:
     )
 
 
-def run(url: str, seconds: float, connections: int = 50, cpu: int | None = None) -> WrkResult:
-    """One wrk run with one thread; pinned to ``cpu`` when given."""
+def run(
+    url: str,
+    seconds: float,
+    connections: int = 50,
+    cpu: int | None = None,
+    headers: Sequence[str] = (),
+) -> WrkResult:
+    """One wrk run with one thread, sending ``headers``; pinned to ``cpu`` when given."""
     command = [
         "wrk",
         "-t1",
@@ -62,6 +69,7 @@ def run(url: str, seconds: float, connections: int = 50, cpu: int | None = None)
         "--timeout",
         "5s",
         "--latency",
+        *(arg for header in headers for arg in ("-H", header)),
         url,
     ]
     if cpu is not None:

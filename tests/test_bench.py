@@ -69,6 +69,8 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
     rows = {
         "floor",
         "blackbox /metrics",
+        "blackbox /metrics, as Prometheus scrapes",
+        "ours /metrics, as Prometheus scrapes",
         "blackbox /probe",
         "ours /metrics",
         "ours /-/healthy",
