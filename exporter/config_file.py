@@ -62,10 +62,7 @@ def _plan(document: Any, directory: Path, settings: Settings) -> Plan:
         checks = _checks(document["checks"], directory, settings.timeout_seconds)
     heartbeat = None
     if document.get("heartbeat") is not None:
-        value = document["heartbeat"]
-        if not isinstance(value, dict):
-            raise OptionError("heartbeat", f"must be a mapping, not {kind(value)}")
-        heartbeat = load_options(HeartbeatOptions, value, "heartbeat", directory)
+        heartbeat = convert(HeartbeatOptions, document["heartbeat"], "heartbeat", directory)
     return Plan(sinks, checks, heartbeat)
 
 

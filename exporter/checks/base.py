@@ -159,6 +159,18 @@ class SharedSession:
         self._session = self._kept = None
 
 
+async def read_body(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body, and whether there was more. It reads until the
+    body ends: ``content.read(n)`` alone returns the first chunk that arrived."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = await response.content.read(limit - len(data))
+        if not chunk:
+            return bytes(data), False
+        data += chunk
+    return bytes(data), bool(await response.content.read(1))
+
+
 def connect_failure(error: aiohttp.ClientConnectorError) -> str:
     """Why a connection failed, as the errno says it: asyncio's own text repeats the address
     ("Connect call failed ('127.0.0.1', 9)")."""

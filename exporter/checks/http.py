@@ -26,6 +26,8 @@ from exporter.checks.base import (
     RunInfo,
     SharedSession,
     Status,
+    connect_failure,
+    read_body,
 )
 from exporter.checks.secrets import BasicAuth, read_secret, redact
 from exporter.checks.tls import (
@@ -236,7 +238,9 @@ class HttpCheck:
                 timeout=NO_TIMEOUT,
             ) as response:
                 step.at, step.headers_seconds = "body", time.perf_counter() - started
-                body, truncated = await _read(response) if self._needs_body else (b"", False)
+                body, truncated = (
+                    await read_body(response, MAX_BODY_BYTES) if self._needs_body else (b"", False)
+                )
         seconds = time.perf_counter() - started
         return _Answer(response.status, body, truncated, seconds, handshake.not_after)
 
@@ -286,7 +290,7 @@ def _failure(error: aiohttp.ClientError, step: _Step, url: str) -> tuple[HttpRea
         last = error.request_info.real_url
         return HttpReason.STATUS, f"more than {MAX_REDIRECTS} redirects, the last to {last}"
     if isinstance(error, aiohttp.ClientConnectorError):
-        return HttpReason.CONNECT, f"cannot connect to {error.host}:{error.port}: {_os(error)}"
+        return HttpReason.CONNECT, connect_failure(error)
     if step.at == "body":
         return HttpReason.BODY, f"the body broke off: {_plain(error)}"
     return HttpReason.CONNECT, f"no answer from {url}: {_plain(error)}"
@@ -303,17 +307,6 @@ def _tls_failure(
     if isinstance(error, aiohttp.ClientConnectorSSLError):
         return HttpReason.TLS, f"TLS with {error.host}:{error.port}: {_os(error)}"
     return HttpReason.TLS, f"TLS with {url}: {_plain(error)}"
-
-
-async def _read(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-    """At most MAX_BODY_BYTES of the body, and whether there was more."""
-    data = bytearray()
-    while len(data) < MAX_BODY_BYTES:
-        chunk = await response.content.read(MAX_BODY_BYTES - len(data))
-        if not chunk:
-            return bytes(data), False
-        data += chunk
-    return bytes(data), bool(await response.content.read(1))
 
 
 def _matches(status: int, wanted: int | str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from exporter.checks.base import SharedSession, connect_failure
+from exporter.checks.base import SharedSession, connect_failure, read_body
 from exporter.checks.secrets import BasicAuth, read_secret, redact
 from exporter.checks.stores.book import StoreOptions
 from exporter.checks.stores.check import StoreError, StoreReason
@@ -107,7 +107,7 @@ class StoreClient:
                 allow_redirects=False,
                 timeout=NO_TIMEOUT,
             ) as response:
-                data = await _read(response)
+                data, more = await read_body(response, MAX_ANSWER_BYTES)
                 status = response.status
         except aiohttp.ClientConnectorCertificateError as error:
             raise self._error(StoreReason.TLS, verify_failure(error.certificate_error)[1]) from None
@@ -122,7 +122,7 @@ class StoreClient:
             raise self._error(StoreReason.AUTH, f"status {status}: {quote(data)}")
         if not 200 <= status < 300:
             raise self._error(StoreReason.QUERY, f"status {status}: {quote(data)}")
-        if len(data) > MAX_ANSWER_BYTES:
+        if more:
             raise self._error(StoreReason.QUERY, f"answer over {MAX_ANSWER_BYTES} bytes")
         return data
 
@@ -141,18 +141,6 @@ class StoreClient:
 def shape_error(what: str) -> StoreError:
     """An answer that is JSON, but not of the documented shape."""
     return StoreError(StoreReason.QUERY, f"not the documented answer: {what}")
-
-
-async def _read(response: aiohttp.ClientResponse) -> bytes:
-    """The whole body, up to one byte more than MAX_ANSWER_BYTES: a chunked answer comes in
-    pieces, and ``content.read(n)`` returns the first that arrived."""
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            break
-    return b"".join(chunks)
 
 
 def quote(data: bytes) -> str:
