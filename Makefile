@@ -19,7 +19,7 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run

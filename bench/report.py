@@ -1,128 +1,173 @@
-"""The table, the ratios against their targets, and BENCHMARKS.md."""
+"""The tables, the targets with their spread, and BENCHMARKS.md."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 
+from bench.curves import SLOW_SECONDS
+from bench.plots import shape
 from bench.runs import Settings
-from bench.suite import Results
+from bench.stores import CURVE
+from bench.suite import BURST_CONNECTIONS, Results, Sizes
 
 MB = 1024 * 1024
+LINE_LIMIT_AT_50 = 2000
 
 
 @dataclass(frozen=True)
 class Target:
-    """One goal from the performance issue, as a ratio or bound read off the results."""
+    """One goal from the performance issue. ``values`` are its measurements: one, or one per
+    pair of interleaved rounds; the target is met when their median meets it."""
 
     name: str
     goal: str
-    value: Callable[[Results], float]
+    values: Callable[[Results], Sequence[float]]
     met: Callable[[float], bool]
-    shown: str  # format of the value
+    shown: str  # format of a value
 
 
-def _rps(results: Results, name: str) -> float:
-    return results.rows[name].requests_per_second
+def _rows(r: Results, name: str) -> list[float]:
+    return [x.result.p99 * 1000 for x in r.rows[name].rounds]
+
+
+def _point(r: Results, checks: int) -> float:
+    [point] = [p for p in r.curves.points if p.checks == checks]
+    return point.metrics_lines
+
+
+def _scrape_growth(r: Results) -> float:
+    """The scrape CPU each check adds from 20 to 50 checks, over what each added from 1 to 20."""
+    at = {p.checks: p.scrape_cpu_seconds for p in r.curves.points}
+    early = (at[20] - at[1]) / 19
+    late = (at[50] - at[20]) / 30
+    return late / early if early > 0 else float("inf")
 
 
 TARGETS = [
     Target(
         "/smoke-test (min-interval 0) / blackbox /probe, req/s",
         ">= 1.5",
-        lambda r: _rps(r, "ours /smoke-test, min-interval 0") / _rps(r, "blackbox /probe"),
+        lambda r: r.ratios["/smoke-test / blackbox /probe"],
         lambda v: v >= 1.5,
         "{:.2f}",
     ),
     Target(
         "/metrics / blackbox /metrics, req/s",
         ">= 1.0",
-        lambda r: _rps(r, "ours /metrics") / _rps(r, "blackbox /metrics"),
+        lambda r: r.ratios["/metrics / blackbox"],
         lambda v: v >= 1.0,
         "{:.2f}",
     ),
     Target(
         "/metrics as Prometheus scrapes (gzip) / blackbox's, req/s",
         ">= 1.5",
-        lambda r: (
-            _rps(r, "ours /metrics, as Prometheus scrapes")
-            / _rps(r, "blackbox /metrics, as Prometheus scrapes")
-        ),
+        lambda r: r.ratios["/metrics as Prometheus scrapes / blackbox"],
         lambda v: v >= 1.5,
         "{:.2f}",
     ),
     Target(
-        "CPU per scrape as Prometheus scrapes / blackbox's",
+        "CPU per scrape as Prometheus scrapes, flood / blackbox's",
         "<= 1.0",
-        lambda r: (
-            r.rows["ours /metrics, as Prometheus scrapes"].cpu_seconds_per_1000
-            / r.rows["blackbox /metrics, as Prometheus scrapes"].cpu_seconds_per_1000
-        ),
+        lambda r: r.ratios["CPU per scrape as Prometheus scrapes / blackbox"],
+        lambda v: v <= 1.0,
+        "{:.2f}",
+    ),
+    Target(
+        "CPU per scrape as Prometheus scrapes, 50 ms apart / blackbox's",
+        "<= 1.0",
+        lambda r: [r.cadence["ours"].cpu_per_scrape / r.cadence["blackbox"].cpu_per_scrape],
         lambda v: v <= 1.0,
         "{:.2f}",
     ),
     Target(
         "/-/healthy / floor, req/s",
         ">= 0.6",
-        lambda r: _rps(r, "ours /-/healthy") / _rps(r, "floor"),
+        lambda r: r.ratios["/-/healthy / floor"],
         lambda v: v >= 0.6,
         "{:.2f}",
     ),
     Target(
         "/smoke-test (min-interval 0) p99 at 50 connections",
         "< 10 ms",
-        lambda r: r.rows["ours /smoke-test, min-interval 0"].p99 * 1000,
+        lambda r: _rows(r, "ours /smoke-test, min-interval 0"),
         lambda v: v < 10,
         "{:.2f} ms",
     ),
     Target(
         "log delivery p99 (emit to read-back, file)",
         "< 2 ms",
-        lambda r: r.delivery_p99 * 1000,
+        lambda r: [r.delivery_p99 * 1000],
         lambda v: v < 2,
         "{:.3f} ms",
     ),
     Target(
         "queue pipeline / FileHandler, records/s",
         ">= 0.8",
-        lambda r: r.queue_records_per_second / r.file_handler_records_per_second,
+        lambda r: [r.queue_records_per_second / r.file_handler_records_per_second],
         lambda v: v >= 0.8,
         "{:.2f}",
     ),
     Target(
         "/metrics p99 with stdout stuck / drained",
         "<= 2",
-        lambda r: r.rows["ours /metrics, stdout stuck"].p99 / r.rows["ours /metrics"].p99,
+        lambda r: [r.rows["ours /metrics, stdout stuck"].p99 / r.rows["ours /metrics"].p99],
         lambda v: v <= 2,
         "{:.2f}",
     ),
     Target(
-        "RSS after the benchmark",
+        "RSS after every load (the most)",
         "< 45 MB",
-        lambda r: r.rss_after / MB,
+        lambda r: [max(rss for _, rss in r.memory) / MB],
         lambda v: v < 45,
         "{:.1f} MB",
     ),
     Target(
-        "start-up to /-/ready", "< 1 s", lambda r: r.startup_seconds, lambda v: v < 1, "{:.2f} s"
+        "start-up to /-/ready",
+        "< 1 s",
+        lambda r: [r.startup_seconds],
+        lambda v: v < 1,
+        "{:.2f} s",
     ),
     Target(
         "store check CPU per run, 100 pending (loki, steady)",
         "<= 1 ms",
-        lambda r: r.store_cpu["loki steady"] * 1000,
+        lambda r: [r.store_cpu["loki steady 100"] * 1000],
         lambda v: v <= 1,
         "{:.3f} ms",
     ),
     Target(
         "store check CPU per run, 100 pending (file, steady)",
         "<= 1 ms",
-        lambda r: r.store_cpu["file steady"] * 1000,
+        lambda r: [r.store_cpu["file steady 100"] * 1000],
         lambda v: v <= 1,
         "{:.3f} ms",
+    ),
+    Target(
+        f"run wall time / its slowest check, 20 checks of ~{SLOW_SECONDS * 1000:.0f} ms",
+        "<= 1.2",
+        lambda r: r.curves.concurrency.ratios,
+        lambda v: v <= 1.2,
+        "{:.3f}",
+    ),
+    Target(
+        "/metrics lines at 50 checks",
+        f"< {LINE_LIMIT_AT_50}",
+        lambda r: [_point(r, 50)],
+        lambda v: v < LINE_LIMIT_AT_50,
+        "{:.0f}",
+    ),
+    Target(
+        "scrape CPU a check adds, 20 to 50 checks / 1 to 20 checks",
+        "<= 1.5 (at most linear)",
+        lambda r: [_scrape_growth(r)],
+        lambda v: v <= 1.5,
+        "{:.2f}",
     ),
 ]
 
@@ -153,43 +198,115 @@ def machine() -> str:
 
 
 def table(results: Results) -> str:
-    """The load table, one row a target."""
+    """The load table, one row a target: its median round, and the spread of its rounds."""
     lines = [
-        "| target | req/s | p50 | p99 | server CPU s / 1000 req | RSS after | non-2xx |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target | req/s | req/s, rounds min to max | p50 | p99 | server CPU s / 1000 req "
+        "| RSS after | non-2xx |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results.rows.values():
+        rates = [r.result.requests_per_second for r in row.rounds]
         lines.append(
-            f"| {row.name} | {row.requests_per_second:,.0f} | {row.p50 * 1000:.2f} ms "
+            f"| {row.name} | {row.requests_per_second:,.0f} "
+            f"| {min(rates):,.0f} to {max(rates):,.0f} | {row.p50 * 1000:.2f} ms "
             f"| {row.p99 * 1000:.2f} ms | {row.cpu_seconds_per_1000:.3f} "
             f"| {row.rss_after / MB:.1f} MB | {row.non_2xx + row.socket_errors} |"
         )
     return "\n".join(lines)
 
 
+def _spread(values: Sequence[float], shown: str) -> str:
+    if len(values) == 1:
+        return shown.format(values[0])
+    low, high = shown.format(min(values)), shown.format(max(values))
+    return f"{shown.format(statistics.median(values))} ({low} to {high})"
+
+
 def ratios(results: Results) -> str:
-    """Each target with the value measured and whether it was met."""
-    lines = ["| target | goal | measured | met |", "| --- | --- | ---: | --- |"]
+    """Each target with its median (and the min and max of its pairs) and whether it was met."""
+    lines = [
+        "| target | goal | measured: median (min to max) | met |",
+        "| --- | --- | ---: | --- |",
+    ]
     for target in TARGETS:
-        value = target.value(results)
-        met = "yes" if target.met(value) else "**no**"
-        lines.append(f"| {target.name} | {target.goal} | {target.shown.format(value)} | {met} |")
+        values = target.values(results)
+        met = "yes" if target.met(statistics.median(values)) else "**no**"
+        lines.append(f"| {target.name} | {target.goal} | {_spread(values, target.shown)} | {met} |")
+    return "\n".join(lines)
+
+
+def memory_table(results: Results) -> str:
+    lines = ["| ours, the exporter loaded above | RSS |", "| --- | ---: |"]
+    lines += [f"| {label} | {rss / MB:.1f} MB |" for label, rss in results.memory]
+    return "\n".join(lines)
+
+
+def cadence_table(results: Results) -> str:
+    lines = [
+        "| server | CPU s over the scrapes | CPU s idle as long | CPU ms per scrape | answer |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, c in results.cadence.items():
+        lines.append(
+            f"| {name} | {c.cpu_seconds:.2f} | {c.idle_cpu_seconds:.2f} "
+            f"| {c.cpu_per_scrape * 1000:.2f} | {c.body_bytes:,} bytes |"
+        )
     return "\n".join(lines)
 
 
 def store_table(results: Results) -> str:
     """The store checks' CPU per run, by kind and case."""
-    lines = ["| store check | steady | burst |", "| --- | ---: | ---: |"]
+    head = " | ".join(f"steady, {n} pending" for n in CURVE)
+    lines = [f"| store check | {head} | burst, 100 found |", "| --- |" + " ---: |" * 4]
     for kind in ("loki", "file"):
-        steady, burst = (results.store_cpu[f"{kind} {case}"] for case in ("steady", "burst"))
-        lines.append(f"| {kind} | {steady * 1000:.3f} ms | {burst * 1000:.3f} ms |")
+        cells = [results.store_cpu[f"{kind} steady {n}"] for n in CURVE]
+        cells.append(results.store_cpu[f"{kind} burst"])
+        lines.append(f"| {kind} | " + " | ".join(f"{c * 1000:.3f} ms" for c in cells) + " |")
     return "\n".join(lines)
 
 
-def document(
-    results: Results, settings: Settings, records: int, requests: int, store_runs: int
-) -> str:
+def curve_table(results: Results) -> str:
+    lines = [
+        "| checks | run wall (median) | run CPU | /metrics bytes | lines | series "
+        "| scrape CPU (gzip, OpenMetrics) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for p in results.curves.points:
+        lines.append(
+            f"| {p.checks} | {p.run_wall_seconds * 1000:.2f} ms "
+            f"| {p.run_cpu_seconds * 1000:.2f} ms "
+            f"| {p.metrics_bytes:,} | {p.metrics_lines:,} | {p.metrics_series:,} "
+            f"| {p.scrape_cpu_seconds * 1000:.2f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def shapes(results: Results) -> str:
+    """Whether each curve is a line, from a least-squares fit."""
+    xs = [float(p.checks) for p in results.curves.points]
+    lines = []
+    for label, ys in (
+        ("run wall time (ms)", [p.run_wall_seconds * 1000 for p in results.curves.points]),
+        ("run CPU (ms)", [p.run_cpu_seconds * 1000 for p in results.curves.points]),
+        ("/metrics series", [float(p.metrics_series) for p in results.curves.points]),
+        ("scrape CPU (ms)", [p.scrape_cpu_seconds * 1000 for p in results.curves.points]),
+    ):
+        lines.append(f"- {label} against checks: {shape(xs, ys)}.")
+    pending = [float(n) for n in CURVE]
+    for kind in ("loki", "file"):
+        ys = [results.store_cpu[f"{kind} steady {n}"] * 1000 for n in CURVE]
+        lines.append(f"- {kind} store check CPU (ms) against pending: {shape(pending, ys)}.")
+    return "\n".join(lines)
+
+
+def per_check(results: Results) -> str:
+    cells = ", ".join(f"{kind} {n}" for kind, n in results.curves.series_per_check.items())
+    return f"Series one more check adds, measured after a run: {cells}."
+
+
+def document(results: Results, settings: Settings, sizes: Sizes) -> str:
     """BENCHMARKS.md."""
+    c = results.curves.concurrency
     return f"""# Benchmarks
 
 Written by `make bench` (`python -m bench`); every number below was measured in one run.
@@ -202,16 +319,22 @@ Absolute numbers on a shared machine are noise; the ratios, measured side by sid
 ## How
 
 Each target is loaded by wrk with one thread and {settings.connections} connections: a
-{settings.warmup_seconds:g} s warm-up, then {settings.rounds} rounds of {settings.seconds:g} s;
-the round with the median req/s is reported. Servers run pinned to CPU 0, wrk to CPU 1.
+{settings.warmup_seconds:g} s warm-up, then {settings.rounds} rounds of {settings.seconds:g} s.
+Servers run pinned to CPU 0, wrk to CPU 1. The floor, blackbox_exporter and ours run at once,
+and their rounds are interleaved: floor, ours `/-/healthy`, blackbox `/metrics`, ours `/metrics`,
+and so on, round after round, so that a slow moment of the machine falls on both sides of a
+ratio. Each ratio below is the median of its {settings.rounds} pairs, with their min and max;
+each row shows its median round.
 The rows "as Prometheus scrapes" send what Prometheus 2.42 sends: `Accept-Encoding: gzip` and
-its `Accept` header, which asks for OpenMetrics first.
+its `Accept` header, which asks for OpenMetrics first. Ours answers it in OpenMetrics;
+blackbox_exporter (client_golang without OpenMetrics turned on) in the text format.
 Ours is started as users start it: the console script, JSON logs to stdout (a pipe a reader
 drains, as a container runtime does) and to `--log.file`. The floor is a minimal aiohttp app in
 the same Python answering a 100-byte JSON. The peer is Debian's `prometheus-blackbox-exporter`;
 its `/probe` runs the `http_2xx` module against a static page served from CPU 1. Log delivery
-is the file sink's time from the canary's emit to its confirmed read-back, over {requests}
-sequential runs. The pipeline rows push {records} JSON records to a file.
+is the file sink's time from the canary's emit to its confirmed read-back, over {sizes.requests}
+sequential runs (the soak). The pipeline rows push {sizes.records} JSON records to a file.
+Server CPU comes from /proc in clock ticks of 10 ms.
 
 ## Load
 
@@ -223,11 +346,47 @@ Log pipeline: {results.queue_records_per_second:,.0f} records/s through our queu
 {results.file_handler_records_per_second:,.0f} records/s through a synchronous `FileHandler`.
 Start-up to the first 200 on `/-/ready`: {results.startup_seconds:.2f} s (median of 3).
 
-Store check CPU per run with 100 canaries pending (this process's CPU, every thread; {store_runs}
-runs after 20 of warm-up; the store on the other CPU). *Steady*: the store is 100 runs behind, each
-run asks for 101 and finds one. *Burst*: each run finds 100.
+## One scrape at a real cadence
+
+{sizes.cadence_scrapes} scrapes 50 ms apart on one kept-alive connection, with Prometheus'
+headers, then as long idle; a scrape's CPU is the difference over the scrapes.
+
+{cadence_table(results)}
+
+## Memory after every load
+
+Ours, the one process loaded by every row above in turn (the bursts are
+{BURST_CONNECTIONS} connections for {settings.seconds:g} s):
+
+{memory_table(results)}
+
+## Cost curves
+
+A config file of N checks: the logging check, then http (a local server that answers at
+once), tcp (a connect to it) and disk (a temporary directory, its probe file written) in turn;
+background runs off; {sizes.curve_runs} sequential runs after 5, and {2 * sizes.curve_runs} scrapes
+20 ms apart, each with Prometheus' headers.
+
+{curve_table(results)}
+
+![run cost against checks](docs/bench-runs.png)
+![/metrics against checks](docs/bench-metrics.png)
+
+{per_check(results)}
+With 20 http checks against a server that answers after {SLOW_SECONDS * 1000:.0f} ms, a run's
+wall time over its slowest check was {statistics.median(c.ratios):.3f} (median of {len(c.ratios)}
+runs; {min(c.ratios):.3f} to {max(c.ratios):.3f}); the slowest took
+{c.slowest_seconds * 1000:.1f} ms.
+
+Store check CPU per run (this process's CPU, every thread; {sizes.store_runs} runs after 20 of
+warm-up; the store on the other CPU). *Steady*: the store is N runs behind, each run asks for
+N + 1 and finds one. *Burst*: each run finds 100.
 
 {store_table(results)}
+
+![store check CPU against pending canaries](docs/bench-stores.png)
+
+{shapes(results)}
 
 ## Targets
 

@@ -1,10 +1,12 @@
-"""Load rounds: the same wrk settings for every target, the median round reported."""
+"""Load rounds: the same wrk settings for every target; pairs run interleaved, round by round."""
 
 from __future__ import annotations
 
 import statistics
 import subprocess
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from bench import wrk
 from bench.procs import cpu_seconds, rss_bytes
@@ -29,44 +31,118 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Load:
+    """One target: a URL on a started server, the headers sent, the connections kept."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    headers: tuple[str, ...] = ()
+    connections: int | None = None  # Settings.connections when None
+
+
+@dataclass(frozen=True)
+class Round:
+    """One wrk round and what the server spent on it."""
+
+    result: wrk.WrkResult
+    cpu_seconds: float
+    rss_after: int
+
+    @property
+    def cpu_seconds_per_1000(self) -> float:
+        return self.cpu_seconds / max(self.result.requests, 1) * 1000
+
+
+@dataclass(frozen=True)
 class Row:
-    """One target's median round."""
+    """One target's rounds; the figures shown are the round with the median req/s."""
 
     name: str
     requests_per_second: float
     p50: float
     p99: float
     cpu_seconds_per_1000: float
-    rss_after: int
+    rss_after: int  # the most after any round
     non_2xx: int
     socket_errors: int
+    rounds: tuple[Round, ...] = field(default=(), repr=False)
 
 
-def measure(
-    name: str,
-    url: str,
-    process: subprocess.Popen[bytes],
-    settings: Settings,
-    headers: tuple[str, ...] = (),
-) -> Row:
-    """Warm up, then ``settings.rounds`` rounds; the round with the median req/s is reported."""
+@dataclass(frozen=True)
+class Pair:
+    """A peer and ours, measured in alternate rounds."""
+
+    peer: Load
+    ours: Load
+
+
+def settle(pid: int, quiet: float = 0.02, window: float = 0.2, most: float = 10.0) -> None:
+    """Wait (at most ``most`` seconds) until the server spends under ``quiet`` CPU seconds in a
+    ``window``: what a load left behind (a log queue draining) must not fall on the next round."""
+    deadline = time.monotonic() + most
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before < quiet:
+            return
+
+
+def _round(load: Load, settings: Settings) -> Round:
+    """One round; its CPU counts what the load left behind too, until the server is quiet."""
+    before = cpu_seconds(load.process.pid)
+    connections = load.connections or settings.connections
+    result = wrk.run(load.url, settings.seconds, connections, cpu=WRK_CPU, headers=load.headers)
+    settle(load.process.pid)
+    return Round(result, cpu_seconds(load.process.pid) - before, rss_bytes(load.process.pid))
+
+
+def _warm(load: Load, settings: Settings) -> None:
     if settings.warmup_seconds > 0:
-        wrk.run(url, settings.warmup_seconds, settings.connections, cpu=WRK_CPU, headers=headers)
-    rounds: list[tuple[wrk.WrkResult, float]] = []
-    for _ in range(settings.rounds):
-        before = cpu_seconds(process.pid)
-        result = wrk.run(url, settings.seconds, settings.connections, cpu=WRK_CPU, headers=headers)
-        rounds.append((result, cpu_seconds(process.pid) - before))
-    rates = [result.requests_per_second for result, _ in rounds]
-    median = statistics.median_low(rates)
-    result, cpu = rounds[rates.index(median)]
+        connections = load.connections or settings.connections
+        wrk.run(load.url, settings.warmup_seconds, connections, cpu=WRK_CPU, headers=load.headers)
+
+
+def row(name: str, rounds: Sequence[Round]) -> Row:
+    """The row of ``rounds``: the median round by req/s (the lower one of an even count)."""
+    rates = [r.result.requests_per_second for r in rounds]
+    median = rounds[rates.index(statistics.median_low(rates))]
     return Row(
         name=name,
-        requests_per_second=result.requests_per_second,
-        p50=result.p50,
-        p99=result.p99,
-        cpu_seconds_per_1000=cpu / max(result.requests, 1) * 1000,
-        rss_after=rss_bytes(process.pid),
-        non_2xx=sum(r.non_2xx for r, _ in rounds),
-        socket_errors=sum(r.socket_errors for r, _ in rounds),
+        requests_per_second=median.result.requests_per_second,
+        p50=median.result.p50,
+        p99=median.result.p99,
+        cpu_seconds_per_1000=median.cpu_seconds_per_1000,
+        rss_after=max(r.rss_after for r in rounds),
+        non_2xx=sum(r.result.non_2xx for r in rounds),
+        socket_errors=sum(r.result.socket_errors for r in rounds),
+        rounds=tuple(rounds),
     )
+
+
+def measure(load: Load, settings: Settings) -> Row:
+    """Warm up, then ``settings.rounds`` rounds of one target."""
+    _warm(load, settings)
+    return row(load.name, [_round(load, settings) for _ in range(settings.rounds)])
+
+
+def interleaved(pairs: Sequence[Pair], settings: Settings) -> dict[str, Row]:
+    """Every pair's peer and ours in turn, round after round (peer, ours, next pair's peer,
+    ours, ...), so that a slow moment of the machine falls on both sides of a ratio."""
+    loads = [load for pair in pairs for load in (pair.peer, pair.ours)]
+    for load in loads:
+        _warm(load, settings)
+    rounds: dict[str, list[Round]] = {load.name: [] for load in loads}
+    for _ in range(settings.rounds):
+        for load in loads:
+            rounds[load.name].append(_round(load, settings))
+    return {name: row(name, done) for name, done in rounds.items()}
+
+
+def pair_ratios(ours: Row, peer: Row, figure: str = "rps") -> list[float]:
+    """Round by round, ours over the peer's: req/s ("rps") or CPU per request ("cpu")."""
+
+    def value(r: Round) -> float:
+        return r.result.requests_per_second if figure == "rps" else r.cpu_seconds_per_1000
+
+    return [value(o) / max(value(p), 1e-9) for o, p in zip(ours.rounds, peer.rounds, strict=True)]

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import inprocess, stores
+from bench.cadence import Cadence, scrape_cost
+from bench.curves import Curves, measure_curves
 from bench.procs import exporter_command, free_port, rss_bytes, server, wait_for
-from bench.runs import PROMETHEUS_HEADERS, WRK_CPU, Row, Settings, measure
+from bench.runs import (
+    PROMETHEUS_HEADERS,
+    WRK_CPU,
+    Load,
+    Pair,
+    Row,
+    Settings,
+    interleaved,
+    measure,
+    pair_ratios,
+)
 from bench.stdout import drained_pipe, stuck_pipe
 
 BLACKBOX_CONFIG = """modules:
@@ -21,6 +34,18 @@ BLACKBOX_CONFIG = """modules:
     prober: http
     timeout: 5s
 """
+BURST_CONNECTIONS = 1000
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of each measurement one run makes."""
+
+    records: int = 100_000  # the pipeline rows
+    requests: int = 2000  # sequential runs: log delivery latency, and the soak
+    store_runs: int = 500
+    cadence_scrapes: int = 300  # 50 ms apart
+    curve_runs: int = 100  # per point of the cost curves
 
 
 @dataclass(frozen=True)
@@ -28,46 +53,16 @@ class Results:
     """Everything one run measured."""
 
     rows: dict[str, Row]
+    ratios: dict[str, list[float]]  # per pair of interleaved rounds
+    cadence: dict[str, Cadence]  # "ours", "blackbox"
+    memory: list[tuple[str, int]]  # ours' RSS after each load, in the order they ran
     delivery_p50: float
     delivery_p99: float
-    rss_after: int  # ours, after every load on it and the latency run
     startup_seconds: float
     queue_records_per_second: float
     file_handler_records_per_second: float
     store_cpu: dict[str, float]  # seconds a store-check run, by kind and case
-
-
-def _blackbox(settings: Settings, work: Path) -> dict[str, Row]:
-    static = work / "static"
-    static.mkdir()
-    (static / "index.html").write_text("<p>a static page for blackbox_exporter to probe</p>\n")
-    config = work / "blackbox.yml"
-    config.write_text(BLACKBOX_CONFIG)
-    static_port, port = free_port(), free_port()
-    static_url = f"http://127.0.0.1:{static_port}/"
-    serve_static = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1"]
-    serve_static += ["--directory", str(static), str(static_port)]
-    blackbox = ["prometheus-blackbox-exporter", f"--config.file={config}"]
-    blackbox += [f"--web.listen-address=127.0.0.1:{port}"]
-    base = f"http://127.0.0.1:{port}"
-    # The probed page is served from wrk's core, so it does not take the peer's core.
-    with server(serve_static, static_url, cpu=WRK_CPU), server(blackbox, base + "/-/healthy") as bb:
-        return {
-            "blackbox /metrics": measure("blackbox /metrics", base + "/metrics", bb, settings),
-            "blackbox /metrics, as Prometheus scrapes": measure(
-                "blackbox /metrics, as Prometheus scrapes",
-                base + "/metrics",
-                bb,
-                settings,
-                PROMETHEUS_HEADERS,
-            ),
-            "blackbox /probe": measure(
-                "blackbox /probe",
-                f"{base}/probe?module=http_2xx&target={static_url}",
-                bb,
-                settings,
-            ),
-        }
+    curves: Curves
 
 
 def _delivery_latency(base: str, requests: int) -> tuple[float, float]:
@@ -83,39 +78,6 @@ def _delivery_latency(base: str, requests: int) -> tuple[float, float]:
         seconds.append(float(file["observedValue"]))
     cuts = statistics.quantiles(seconds, n=100)
     return cuts[49], cuts[98]
-
-
-def _ours(
-    settings: Settings, work: Path, requests: int
-) -> tuple[dict[str, Row], float, float, int]:
-    rows: dict[str, Row] = {}
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = exporter_command(port, work / "ours.log", "--smoke-test.min-interval=0")
-    with drained_pipe() as stdout, server(command, base + "/-/ready", stdout=stdout) as ours:
-        name = "ours /metrics, as Prometheus scrapes"
-        rows[name] = measure(name, base + "/metrics", ours, settings, PROMETHEUS_HEADERS)
-        for name, path in [
-            ("ours /metrics", "/metrics"),
-            ("ours /-/healthy", "/-/healthy"),
-            ("ours /smoke-test, min-interval 0", "/smoke-test"),
-        ]:
-            rows[name] = measure(name, base + path, ours, settings)
-        p50, p99 = _delivery_latency(base, requests)
-        rss_after = rss_bytes(ours.pid)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = exporter_command(port, work / "ours-default.log")
-    with drained_pipe() as stdout, server(command, base + "/-/ready", stdout=stdout) as ours:
-        name = "ours /smoke-test, default min-interval"
-        rows[name] = measure(name, base + "/smoke-test", ours, settings)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = exporter_command(port, work / "ours-stuck.log", "--smoke-test.timeout=0.5")
-    with stuck_pipe() as stdout, server(command, base + "/-/healthy", stdout=stdout) as ours:
-        name = "ours /metrics, stdout stuck"
-        rows[name] = measure(name, base + "/metrics", ours, settings)
-    return rows, p50, p99, rss_after
 
 
 def _startup(work: Path, times: int) -> float:
@@ -135,25 +97,154 @@ def _startup(work: Path, times: int) -> float:
     return statistics.median(seconds)
 
 
-def run_suite(
-    settings: Settings, work: Path, *, records: int, requests: int, store_runs: int
-) -> Results:
-    """Every measurement, in one run, with the same load settings for every target."""
+# The pairs, each (ratio's name, peer row, ours row); the ratio is ours over the peer's.
+PAIRS = (
+    ("/-/healthy / floor", "floor", "ours /-/healthy"),
+    ("/metrics / blackbox", "blackbox /metrics", "ours /metrics"),
+    (
+        "/metrics as Prometheus scrapes / blackbox",
+        "blackbox /metrics, as Prometheus scrapes",
+        "ours /metrics, as Prometheus scrapes",
+    ),
+    ("/smoke-test / blackbox /probe", "blackbox /probe", "ours /smoke-test, min-interval 0"),
+)
+
+
+@dataclass(frozen=True)
+class _Together:
+    rows: dict[str, Row]
+    ratios: dict[str, list[float]]
+    cadence: dict[str, Cadence]
+    memory: list[tuple[str, int]]
+    delivery: tuple[float, float]
+
+
+def _side_by_side(settings: Settings, work: Path, sizes: Sizes) -> _Together:
+    """The floor, blackbox and ours, all started at once and loaded in interleaved rounds;
+    then ours alone: bursts of connections, a scrape cadence, and the soak."""
+    static = work / "static"
+    static.mkdir()
+    (static / "index.html").write_text("<p>a static page for blackbox_exporter to probe</p>\n")
+    config = work / "blackbox.yml"
+    config.write_text(BLACKBOX_CONFIG)
+    floor_port, static_port, bb_port, our_port = (free_port() for _ in range(4))
+    static_url = f"http://127.0.0.1:{static_port}/"
+    serve_static = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1"]
+    serve_static += ["--directory", str(static), str(static_port)]
+    blackbox = ["prometheus-blackbox-exporter", f"--config.file={config}"]
+    blackbox += [f"--web.listen-address=127.0.0.1:{bb_port}"]
+    bb_base, our_base = f"http://127.0.0.1:{bb_port}", f"http://127.0.0.1:{our_port}"
+    floor_url = f"http://127.0.0.1:{floor_port}/"
+    ours_command = exporter_command(our_port, work / "ours.log", "--smoke-test.min-interval=0")
+    with contextlib.ExitStack() as stack:
+        floor = stack.enter_context(
+            server([sys.executable, "-m", "bench.floor", str(floor_port)], floor_url)
+        )
+        # The probed page is served from wrk's core, so it does not take the peer's core.
+        stack.enter_context(server(serve_static, static_url, cpu=WRK_CPU))
+        bb = stack.enter_context(server(blackbox, bb_base + "/-/healthy"))
+        stdout = stack.enter_context(drained_pipe())
+        ours = stack.enter_context(server(ours_command, our_base + "/-/ready", stdout=stdout))
+        memory = [("at start", rss_bytes(ours.pid))]
+        loads = {
+            "floor": Load("floor", floor_url, floor),
+            "blackbox /metrics": Load("blackbox /metrics", bb_base + "/metrics", bb),
+            "blackbox /metrics, as Prometheus scrapes": Load(
+                "blackbox /metrics, as Prometheus scrapes",
+                bb_base + "/metrics",
+                bb,
+                PROMETHEUS_HEADERS,
+            ),
+            "blackbox /probe": Load(
+                "blackbox /probe", f"{bb_base}/probe?module=http_2xx&target={static_url}", bb
+            ),
+            "ours /-/healthy": Load("ours /-/healthy", our_base + "/-/healthy", ours),
+            "ours /metrics": Load("ours /metrics", our_base + "/metrics", ours),
+            "ours /metrics, as Prometheus scrapes": Load(
+                "ours /metrics, as Prometheus scrapes",
+                our_base + "/metrics",
+                ours,
+                PROMETHEUS_HEADERS,
+            ),
+            "ours /smoke-test, min-interval 0": Load(
+                "ours /smoke-test, min-interval 0", our_base + "/smoke-test", ours
+            ),
+        }
+        pairs = [Pair(loads[peer], loads[mine]) for _, peer, mine in PAIRS]
+        rows = interleaved(pairs, settings)
+        ratios = {name: pair_ratios(rows[mine], rows[peer]) for name, peer, mine in PAIRS}
+        ratios["CPU per scrape as Prometheus scrapes / blackbox"] = pair_ratios(
+            rows["ours /metrics, as Prometheus scrapes"],
+            rows["blackbox /metrics, as Prometheus scrapes"],
+            "cpu",
+        )
+        for name, label in (
+            ("ours /-/healthy", "/-/healthy flood"),
+            ("ours /metrics", "plain /metrics flood"),
+            ("ours /metrics, as Prometheus scrapes", "gzip /metrics flood (Prometheus' headers)"),
+            ("ours /smoke-test, min-interval 0", "/smoke-test flood"),
+        ):
+            memory.append((f"after the {label}, the most of its rounds", rows[name].rss_after))
+        burst = replace(settings, rounds=1, warmup_seconds=0)
+        for name, path, headers in (
+            (
+                f"ours /metrics, {BURST_CONNECTIONS} connections, as Prometheus scrapes",
+                "/metrics",
+                PROMETHEUS_HEADERS,
+            ),
+            (f"ours /smoke-test, {BURST_CONNECTIONS} connections", "/smoke-test", ()),
+        ):
+            load = Load(name, our_base + path, ours, headers, BURST_CONNECTIONS)
+            rows[name] = measure(load, burst)
+            memory.append((f"after {name.removeprefix('ours ')}", rows[name].rss_after))
+        cadence = {
+            "ours": scrape_cost(
+                our_base + "/metrics", ours, PROMETHEUS_HEADERS, sizes.cadence_scrapes
+            ),
+            "blackbox": scrape_cost(
+                bb_base + "/metrics", bb, PROMETHEUS_HEADERS, sizes.cadence_scrapes
+            ),
+        }
+        memory.append((f"after {sizes.cadence_scrapes} scrapes 50 ms apart", rss_bytes(ours.pid)))
+        p50, p99 = _delivery_latency(our_base, sizes.requests)
+        memory.append(
+            (f"after the soak: {sizes.requests} sequential smoke tests", rss_bytes(ours.pid))
+        )
+    return _Together(rows, ratios, cadence, memory, (p50, p99))
+
+
+def _apart(settings: Settings, work: Path) -> dict[str, Row]:
+    """Ours with the default min-interval, and ours with its stdout stuck."""
     rows: dict[str, Row] = {}
     port = free_port()
-    floor = [sys.executable, "-m", "bench.floor", str(port)]
-    with server(floor, f"http://127.0.0.1:{port}/") as process:
-        rows["floor"] = measure("floor", f"http://127.0.0.1:{port}/", process, settings)
-    rows.update(_blackbox(settings, work))
-    ours, p50, p99, rss_after = _ours(settings, work, requests)
-    rows.update(ours)
+    base = f"http://127.0.0.1:{port}"
+    command = exporter_command(port, work / "ours-default.log")
+    with drained_pipe() as stdout, server(command, base + "/-/ready", stdout=stdout) as ours:
+        name = "ours /smoke-test, default min-interval"
+        rows[name] = measure(Load(name, base + "/smoke-test", ours), settings)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = exporter_command(port, work / "ours-stuck.log", "--smoke-test.timeout=0.5")
+    with stuck_pipe() as stdout, server(command, base + "/-/healthy", stdout=stdout) as ours:
+        name = "ours /metrics, stdout stuck"
+        rows[name] = measure(Load(name, base + "/metrics", ours), settings)
+    return rows
+
+
+def run_suite(settings: Settings, work: Path, sizes: Sizes) -> Results:
+    """Every measurement, in one run, with the same load settings for every target."""
+    together = _side_by_side(settings, work, sizes)
+    rows = {**together.rows, **_apart(settings, work)}
     return Results(
         rows=rows,
-        delivery_p50=p50,
-        delivery_p99=p99,
-        rss_after=rss_after,
+        ratios=together.ratios,
+        cadence=together.cadence,
+        memory=together.memory,
+        delivery_p50=together.delivery[0],
+        delivery_p99=together.delivery[1],
         startup_seconds=_startup(work, 3),
-        queue_records_per_second=inprocess.pipeline_records_per_second(records),
-        file_handler_records_per_second=inprocess.file_handler_records_per_second(records),
-        store_cpu=stores.store_cpu_per_run(store_runs),
+        queue_records_per_second=inprocess.pipeline_records_per_second(sizes.records),
+        file_handler_records_per_second=inprocess.file_handler_records_per_second(sizes.records),
+        store_cpu=stores.store_cpu_per_run(sizes.store_runs),
+        curves=measure_curves(runs=sizes.curve_runs),
     )

@@ -56,7 +56,8 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             *(sys.executable, "-m", "bench", "--seconds=1", "--rounds=1", "--warmup=0"),
-            *("--records=2000", "--requests=50", "--store-runs=20", f"--output={output}"),
+            *("--records=2000", "--requests=50", "--store-runs=20", "--cadence-scrapes=20"),
+            *("--curve-runs=5", f"--output={output}"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -77,6 +78,8 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
         "ours /smoke-test, min-interval 0",
         "ours /smoke-test, default min-interval",
         "ours /metrics, stdout stuck",
+        "ours /metrics, 1000 connections, as Prometheus scrapes",
+        "ours /smoke-test, 1000 connections",
     }
     for row in rows:
         match = re.search(rf"^\| {re.escape(row)} \| ([\d,]+) \|", text, re.MULTILINE)
@@ -85,5 +88,27 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
     for target in TARGETS:
         assert re.search(rf"^\| {re.escape(target.name)} \| ", text, re.MULTILINE), target.name
     for kind in ("loki", "file"):
-        assert re.search(rf"^\| {kind} \| [\d.]+ ms \| [\d.]+ ms \|$", text, re.MULTILINE), kind
+        cells = r" \| ".join([r"[\d.]+ ms"] * 4)
+        assert re.search(rf"^\| {kind} \| {cells} \|$", text, re.MULTILINE), kind
+    for server in ("ours", "blackbox"):
+        assert re.search(
+            rf"^\| {server} \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d,]+ bytes \|$", text, re.MULTILINE
+        ), server
+    memory = re.findall(r"^\| (at start|after [^|]+) \| ([\d.]+) MB \|$", text, re.MULTILINE)
+    assert len(memory) == 9, memory
+    assert all(float(mb) > 0 for _, mb in memory), memory
+    points = re.findall(
+        r"^\| (\d+) \| [\d.]+ ms \| [\d.]+ ms \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d.]+ ms \|$",
+        text,
+        re.MULTILINE,
+    )
+    assert points == ["1", "5", "20", "50"], points
+    assert re.search(
+        r"^Series one more check adds, measured after a run: http \d+, tcp \d+, disk \d+\.$",
+        text,
+        re.MULTILINE,
+    )
+    for png in ("bench-runs.png", "bench-metrics.png", "bench-stores.png"):
+        assert (tmp_path / "docs" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert f"](docs/{png})" in text, png
     assert "## Machine" in text
