@@ -1,13 +1,15 @@
 """Cost curves: what a run and a scrape cost as the checks grow, and whether checks run at once.
 
-Each point is an exporter started with a config file of N checks: the logging check, then http
+Each point is an exporter with a config file of N checks: the logging check, then http
 (against a local server that answers at once), tcp (a connect to that server) and disk (a
-temporary directory, probe file written) in turn. Background runs are off
-(``--smoke-test.interval=0``), so the CPU counted is the runs' and the scrapes' only.
+temporary directory, probe file written) in turn. The points' exporters run at once, measured
+in interleaved rounds. Background runs are off (``--smoke-test.interval=0``), so the CPU
+counted is the runs' and the scrapes' only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
@@ -117,23 +119,48 @@ def _series(text: str) -> int:
     return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
 
-def _point(work: Path, count: int, port: int, runs: int, scrapes: int) -> Point:
-    with _exporter(work, mixed(count, port, work)) as (base, process):
-        for _ in range(5):
-            _run(base)
-        before = cpu_seconds(process.pid)
-        walls = [float(_run(base)["duration_seconds"]) for _ in range(runs)]
-        cpu = (cpu_seconds(process.pid) - before) / runs
-        text = _metrics(base)
-        cost = scrape_cost(base + "/metrics", process, PROMETHEUS_HEADERS, scrapes, 0.02)
-    return Point(
-        checks=count,
-        run_wall_seconds=statistics.median(walls),
-        run_cpu_seconds=cpu,
-        metrics_bytes=len(text.encode()),
-        metrics_lines=len(text.splitlines()),
-        metrics_series=_series(text),
-        scrape_cpu_seconds=cost.cpu_per_scrape,
+ROUNDS = 5
+
+
+def _points(
+    work: Path, counts: Sequence[int], port: int, runs: int, scrapes: int
+) -> tuple[Point, ...]:
+    """Every point's exporter started at once; runs and scrapes in interleaved rounds (each
+    exporter's share of a round in turn), so a slow moment of the machine falls on all."""
+    with contextlib.ExitStack() as stack:
+        started = []
+        for count in counts:
+            home = work / f"checks-{count}"
+            home.mkdir()
+            started.append(stack.enter_context(_exporter(home, mixed(count, port, home))))
+        walls: list[list[float]] = [[] for _ in counts]
+        run_cpu = [0.0 for _ in counts]
+        scrape_cpu = [0.0 for _ in counts]
+        for base, _ in started:
+            for _ in range(5):
+                _run(base)
+        for _ in range(ROUNDS):
+            for n, (base, process) in enumerate(started):
+                before = cpu_seconds(process.pid)
+                walls[n] += [float(_run(base)["duration_seconds"]) for _ in range(runs // ROUNDS)]
+                run_cpu[n] += cpu_seconds(process.pid) - before
+            for n, (base, process) in enumerate(started):
+                cost = scrape_cost(
+                    base + "/metrics", process, PROMETHEUS_HEADERS, scrapes // ROUNDS, 0.02
+                )
+                scrape_cpu[n] += cost.cpu_per_scrape / ROUNDS
+        texts = [_metrics(base) for base, _ in started]
+    return tuple(
+        Point(
+            checks=count,
+            run_wall_seconds=statistics.median(walls[n]),
+            run_cpu_seconds=run_cpu[n] / len(walls[n]),
+            metrics_bytes=len(texts[n].encode()),
+            metrics_lines=len(texts[n].splitlines()),
+            metrics_series=_series(texts[n]),
+            scrape_cpu_seconds=scrape_cpu[n],
+        )
+        for n, count in enumerate(counts)
     )
 
 
@@ -175,7 +202,7 @@ def measure_curves(counts: Sequence[int] = (1, 5, 20, 50), runs: int = 100) -> C
         server(command, f"http://127.0.0.1:{port}/fast", cpu=WRK_CPU),
     ):
         work = Path(tmp)
-        points = tuple(_point(work, n, port, runs, 2 * runs) for n in counts)
+        points = _points(work, counts, port, runs, 2 * runs)
         per_check = _series_per_check(work, port)
         concurrency = _concurrency(work, port, 20, max(5, runs // 5))
     return Curves(points, per_check, concurrency)
