@@ -392,4 +392,6 @@ N + 1 and finds one. *Burst*: each run finds 100.
 ## Targets
 
 {ratios(results)}
+
+Where a target is missed, the README's Performance section says why, from a profile.
 """
