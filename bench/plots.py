@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
 
 def fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:
     """Least squares ``y = a + b x``: a, b, and R² (1.0 when every y is the same)."""
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    a = my - b * mx
-    total = sum((y - my) ** 2 for y in ys)
-    residual = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
-    return a, b, 1.0 - residual / total if total else 1.0
+    b, a = statistics.linear_regression(xs, ys)
+    if len(set(ys)) == 1:
+        return a, b, 1.0
+    return a, b, statistics.correlation(xs, ys) ** 2
 
 
 def shape(xs: Sequence[float], ys: Sequence[float]) -> str:

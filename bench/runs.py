@@ -6,7 +6,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bench import wrk
 from bench.procs import cpu_seconds, rss_bytes
@@ -56,17 +56,41 @@ class Round:
 
 @dataclass(frozen=True)
 class Row:
-    """One target's rounds; the figures shown are the round with the median req/s."""
+    """One target's rounds; the figures shown are the round with the median req/s (the lower
+    one of an even count), its RSS the most after any round, its errors those of every round."""
 
     name: str
-    requests_per_second: float
-    p50: float
-    p99: float
-    cpu_seconds_per_1000: float
-    rss_after: int  # the most after any round
-    non_2xx: int
-    socket_errors: int
-    rounds: tuple[Round, ...] = field(default=(), repr=False)
+    rounds: tuple[Round, ...]
+
+    @property
+    def median(self) -> Round:
+        rates = [r.result.requests_per_second for r in self.rounds]
+        return self.rounds[rates.index(statistics.median_low(rates))]
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.median.result.requests_per_second
+
+    @property
+    def p50(self) -> float:
+        return self.median.result.p50
+
+    @property
+    def p99(self) -> float:
+        return self.median.result.p99
+
+    @property
+    def cpu_seconds_per_1000(self) -> float:
+        return self.median.cpu_seconds_per_1000
+
+    @property
+    def rss_after(self) -> int:
+        return max(r.rss_after for r in self.rounds)
+
+    @property
+    def errors(self) -> int:
+        """Non-2xx answers and socket errors, over every round."""
+        return sum(r.result.non_2xx + r.result.socket_errors for r in self.rounds)
 
 
 @dataclass(frozen=True)
@@ -103,27 +127,10 @@ def _warm(load: Load, settings: Settings) -> None:
         wrk.run(load.url, settings.warmup_seconds, connections, cpu=WRK_CPU, headers=load.headers)
 
 
-def row(name: str, rounds: Sequence[Round]) -> Row:
-    """The row of ``rounds``: the median round by req/s (the lower one of an even count)."""
-    rates = [r.result.requests_per_second for r in rounds]
-    median = rounds[rates.index(statistics.median_low(rates))]
-    return Row(
-        name=name,
-        requests_per_second=median.result.requests_per_second,
-        p50=median.result.p50,
-        p99=median.result.p99,
-        cpu_seconds_per_1000=median.cpu_seconds_per_1000,
-        rss_after=max(r.rss_after for r in rounds),
-        non_2xx=sum(r.result.non_2xx for r in rounds),
-        socket_errors=sum(r.result.socket_errors for r in rounds),
-        rounds=tuple(rounds),
-    )
-
-
 def measure(load: Load, settings: Settings) -> Row:
     """Warm up, then ``settings.rounds`` rounds of one target."""
     _warm(load, settings)
-    return row(load.name, [_round(load, settings) for _ in range(settings.rounds)])
+    return Row(load.name, tuple(_round(load, settings) for _ in range(settings.rounds)))
 
 
 def interleaved(pairs: Sequence[Pair], settings: Settings) -> dict[str, Row]:
@@ -136,7 +143,7 @@ def interleaved(pairs: Sequence[Pair], settings: Settings) -> dict[str, Row]:
     for _ in range(settings.rounds):
         for load in loads:
             rounds[load.name].append(_round(load, settings))
-    return {name: row(name, done) for name, done in rounds.items()}
+    return {name: Row(name, tuple(done)) for name, done in rounds.items()}
 
 
 def pair_ratios(ours: Row, peer: Row, figure: str = "rps") -> list[float]:

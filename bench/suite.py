@@ -146,29 +146,23 @@ def _side_by_side(settings: Settings, work: Path, sizes: Sizes) -> _Together:
         stdout = stack.enter_context(drained_pipe())
         ours = stack.enter_context(server(ours_command, our_base + "/-/ready", stdout=stdout))
         memory = [("at start", rss_bytes(ours.pid))]
+        prometheus = PROMETHEUS_HEADERS
         loads = {
-            "floor": Load("floor", floor_url, floor),
-            "blackbox /metrics": Load("blackbox /metrics", bb_base + "/metrics", bb),
-            "blackbox /metrics, as Prometheus scrapes": Load(
-                "blackbox /metrics, as Prometheus scrapes",
-                bb_base + "/metrics",
-                bb,
-                PROMETHEUS_HEADERS,
-            ),
-            "blackbox /probe": Load(
-                "blackbox /probe", f"{bb_base}/probe?module=http_2xx&target={static_url}", bb
-            ),
-            "ours /-/healthy": Load("ours /-/healthy", our_base + "/-/healthy", ours),
-            "ours /metrics": Load("ours /metrics", our_base + "/metrics", ours),
-            "ours /metrics, as Prometheus scrapes": Load(
-                "ours /metrics, as Prometheus scrapes",
-                our_base + "/metrics",
-                ours,
-                PROMETHEUS_HEADERS,
-            ),
-            "ours /smoke-test, min-interval 0": Load(
-                "ours /smoke-test, min-interval 0", our_base + "/smoke-test", ours
-            ),
+            load.name: load
+            for load in (
+                Load("floor", floor_url, floor),
+                Load("blackbox /metrics", bb_base + "/metrics", bb),
+                Load(
+                    "blackbox /metrics, as Prometheus scrapes", bb_base + "/metrics", bb, prometheus
+                ),
+                Load("blackbox /probe", f"{bb_base}/probe?module=http_2xx&target={static_url}", bb),
+                Load("ours /-/healthy", our_base + "/-/healthy", ours),
+                Load("ours /metrics", our_base + "/metrics", ours),
+                Load(
+                    "ours /metrics, as Prometheus scrapes", our_base + "/metrics", ours, prometheus
+                ),
+                Load("ours /smoke-test, min-interval 0", our_base + "/smoke-test", ours),
+            )
         }
         pairs = [Pair(loads[peer], loads[mine]) for _, peer, mine in PAIRS]
         rows = interleaved(pairs, settings)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def require(tool: str, package: str = "prometheus") -> str:
@@ -19,3 +23,10 @@ def require(tool: str, package: str = "prometheus") -> str:
             pytest.fail(message)
         pytest.skip(f"SKIPPED LOUDLY: {message}")
     return path
+
+
+def tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a Prometheus tool (promtool, amtool) from the repository root."""
+    return subprocess.run(
+        [require(name), *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+    )

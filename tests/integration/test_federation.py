@@ -4,7 +4,6 @@ the recorded series, and the fleet alert reaching a real Alertmanager from the g
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.parse
 from pathlib import Path
@@ -21,7 +20,7 @@ from tests.integration.stack import (
     poll,
     shorten_for,
 )
-from tests.promtool import require
+from tests.promtool import require, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_RULES = ROOT / "monitoring" / "fleet-rules.yml"
@@ -194,27 +193,12 @@ def test_fleet_rules_and_alert_through_real_federation(start: Start, tmp_path: P
 
 
 def test_promtool_accepts_the_fleet_rules_and_their_unit_tests_pass() -> None:
-    promtool = require("promtool")
-    checked = subprocess.run(
-        [promtool, "check", "rules", "monitoring/fleet-rules.yml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    checked = tool("promtool", "check", "rules", "monitoring/fleet-rules.yml")
     assert (checked.returncode, checked.stdout) == (
         0,
         "Checking monitoring/fleet-rules.yml\n  SUCCESS: 10 rules found\n\n",
     )
-    tested = subprocess.run(
-        [promtool, "test", "rules", "monitoring/fleet-rules_test.yml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    tested = tool("promtool", "test", "rules", "monitoring/fleet-rules_test.yml")
     assert (tested.returncode, tested.stdout, tested.stderr) == (
         0,
         "Unit Testing:  monitoring/fleet-rules_test.yml\n  SUCCESS\n\n",

@@ -6,7 +6,6 @@ import datetime
 import http.server
 import re
 import ssl
-import subprocess
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from tests.certs import CA
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess
 from tests.integration.stack import Alertmanager, Prometheus, poll, shorten_for
-from tests.promtool import require
+from tests.promtool import require, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "monitoring" / "alerts.yml"
@@ -43,13 +42,6 @@ SEVERITIES = {
 
 StartPrometheus = Callable[[ExporterProcess, Alertmanager], Prometheus]
 Samples = list[tuple[dict[str, str], str]]
-
-
-def tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run a Prometheus tool from the repository root."""
-    return subprocess.run(
-        [require(name), *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
-    )
 
 
 def alert_rules() -> list[dict[str, Any]]:
