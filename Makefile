@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint pytest tools bench clean
+.PHONY: run test test-repeat lint pytest tools bench clean
 
 # Debian's python3 needs python3-venv for ensurepip; install it once when it is missing.
 $(BIN)/python:
@@ -56,6 +56,18 @@ pytest: $(VENV)/.installed-test tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+# The suite N times in a row, stopping at the first failure: a flaky test shows itself here.
+# The last line says how many runs passed.
+N ?= 5
+test-repeat: lint $(VENV)/.installed-test tools
+	@passed=0; for run in $$(seq $(N)); do \
+	  echo "test-repeat: run $$run of $(N)"; \
+	  $(BIN)/pytest $(PYTEST_ARGS) || { \
+	    echo "test-repeat: $$passed of $(N) runs passed; run $$run failed"; exit 1; }; \
+	  passed=$$run; \
+	done; \
+	echo "test-repeat: $$passed of $(N) runs passed"
 
 # The benchmark: ours beside blackbox_exporter and a bare aiohttp app; writes BENCHMARKS.md.
 bench: $(VENV)/.installed-test tools

@@ -15,6 +15,7 @@ from exporter import __version__
 from exporter.config import (
     Settings,
     parse_bool,
+    parse_count,
     parse_instance,
     parse_listen_address,
     parse_log_level,
@@ -126,6 +127,13 @@ OPTIONS = (
         "(default: none: stdout and --log.file, and the logging check)",
     ),
     Option(
+        "--web.max-requests",
+        "max_requests",
+        parse_count,
+        "most requests served at once; beyond it the answer is 503 with Retry-After: 1, and "
+        "/metrics and the health probes keep a reserve of their own; 0: no limit (default 40)",
+    ),
+    Option(
         "--web.config.file",
         "web_config_file",
         parse_path,
@@ -157,13 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="VALUE",
             help=f"{option.help} [env {option.env}]",
         )
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="load and check --config.file and --web.config.file (certificates and secret "
+        "files included), print 'config OK: N sinks, M checks' and exit 0, or the error and "
+        "exit 2; binds no port and writes no canary",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     """Flags beat their environment variables, which beat the defaults."""
-    namespace = build_parser().parse_args(argv)
+    return settings_of(build_parser().parse_args(argv), environ)
+
+
+def settings_of(namespace: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The Settings of parsed flags, their environment twins standing in for flags not given."""
     values: dict[str, Any] = {}
     for option in OPTIONS:
         text = getattr(namespace, option.field)
@@ -214,6 +234,7 @@ def run_probe(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Parse the configuration, then serve until SIGTERM or SIGINT; return the exit code.
+    With --config.check, only load and check the files.
 
     ``probe [URL]`` instead requests a URL once, for health checks and scripts.
     """
@@ -221,37 +242,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args[:1] == ["probe"]:
         return run_probe(args[1:])
     try:
-        settings = parse_settings(args, os.environ if environ is None else environ)
+        namespace = build_parser().parse_args(args)
+        settings = settings_of(namespace, os.environ if environ is None else environ)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except SystemExit as done:  # --help and --version print and stop here
         return int(done.code or 0)
 
-    from exporter.config_file import ConfigError, load_plan  # noqa: PLC0415 - keeps --help fast
+    from exporter import preflight  # noqa: PLC0415 - keeps --help fast
     from exporter.server import serve  # noqa: PLC0415
-    from exporter.sinks.file import probe_log_file  # noqa: PLC0415
-    from exporter.webconfig.load import load_web_config  # noqa: PLC0415
 
     try:
-        plan = load_plan(settings)
-    except ConfigError as error:
+        loaded = preflight.load(settings)
+    except preflight.PreflightError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    web_config = None
-    if settings.web_config_file is not None:
-        try:
-            web_config = load_web_config(settings.web_config_file)
-        except ValueError as error:
-            print(f"{PROG}: error: --web.config.file: {error}", file=sys.stderr)
-            return 2
-    if settings.log_file is not None and (problem := probe_log_file(settings.log_file)):
-        print(
-            f"{PROG}: warning: --log.file is unusable ({problem}); "
-            "starting anyway, and the smoke test fails until it is fixed",
-            file=sys.stderr,
-        )
-    return asyncio.run(serve(settings, plan, web_config))
+    if namespace.config_check:
+        print(loaded.summary())
+        return 0
+    if warning := preflight.log_file_warning(settings):
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    return asyncio.run(serve(settings, loaded.plan, loaded.web_config))
 
 
 def run() -> NoReturn:

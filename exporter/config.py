@@ -60,6 +60,7 @@ class Settings:
     web_config_file: Path | None = None
     config_file: Path | None = None
     instance: str | None = None  # None: the host name
+    max_requests: int = 40  # requests in flight at once; 0: no limit
 
 
 def parse_listen_address(text: str) -> ListenAddress:
@@ -116,6 +117,14 @@ def parse_bool(text: str) -> bool:
     if value in {"false", "off", "no", "0"}:
         return False
     raise ValueError(f"{text!r} is not true or false")
+
+
+def parse_count(text: str) -> int:
+    """A whole number, 0 or more."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"{text!r} is not a whole number, 0 or more")
+    return int(value)
 
 
 def parse_log_level(text: str) -> LogLevel:

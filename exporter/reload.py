@@ -73,10 +73,10 @@ class Reloader:
                     spec.name for spec in plan.checks if spec.type in STORE_TYPES
                 )
                 self.live = Live(plan, sinks)
+                self._metrics.reload_ok.set(1)
+                self._metrics.reload_time.set_to_current_time()
                 self._on_change(plan)
             stuck = await asyncio.to_thread(self._logs.retire, retired, RETIRE_TIMEOUT)
-            self._metrics.reload_ok.set(1)
-            self._metrics.reload_time.set_to_current_time()
             log.info(
                 "Configuration reloaded",
                 extra={

@@ -15,6 +15,7 @@ from exporter import __version__
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
 from exporter.keys import RELOADER
+from exporter.listen import bind
 from exporter.plan import Plan
 from exporter.webconfig.load import WebConfig
 
@@ -45,20 +46,20 @@ async def serve(settings: Settings, plan: Plan, web_config: WebConfig | None = N
     except ValueError as error:  # the files changed since main() checked them
         print(f"smoke-test-exporter: error: --web.config.file: {error}", file=sys.stderr)
         return 2
+    # The port first: an exporter that cannot serve starts nothing, so it writes no canary.
+    address = settings.listen_address
+    try:
+        sockets = bind(address)
+    except OSError as error:
+        print(f"smoke-test-exporter: cannot listen on {address}: {error}", file=sys.stderr)
+        return 1
     registry = CollectorRegistry(auto_describe=True)
     app = create_app(settings, registry, web_config=web_config, plan=plan)
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
-    address = settings.listen_address
-    # A backlog for bursts of connections (aiohttp's default is 128).
-    site = web.TCPSite(runner, address.host, address.port, ssl_context=ssl_context, backlog=BACKLOG)
-    try:
-        await site.start()
-    except OSError as error:
-        log.error("Cannot listen", extra={"address": str(address), "error": str(error)})
-        print(f"smoke-test-exporter: cannot listen on {address}: {error}", file=sys.stderr)
-        await runner.cleanup()
-        return 1
+    for sock in sockets:
+        # A backlog for bursts of connections (aiohttp's default is 128).
+        await web.SockSite(runner, sock, ssl_context=ssl_context, backlog=BACKLOG).start()
     # Everything made at start-up lives as long as the process: move it out of the collector's
     # way, so the full collections that run under load do not rescan it (shorter pauses).
     gc.collect()

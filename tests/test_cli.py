@@ -5,9 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import subprocess
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from exporter import __version__
 from exporter.cli import OPTIONS, UsageError, main, parse_settings
 from exporter.config import DEFAULT_MESSAGE, ListenAddress, LogLevel, Settings
 from tests.conftest import FakeServe
+from tests.entry_points import ENTRY_POINTS, run_entry_point
 
 PROG_ERROR = "smoke-test-exporter: error: "
 
@@ -160,6 +158,16 @@ CASES = [
         "env-smoke-test.yml",
         Path("env-smoke-test.yml"),
         None,
+    ),
+    Case(
+        "--web.max-requests",
+        "SMOKE_TEST_EXPORTER_WEB_MAX_REQUESTS",
+        "max_requests",
+        "0",
+        0,
+        "100",
+        100,
+        40,
     ),
     Case(
         "--web.config.file",
@@ -318,6 +326,8 @@ def test_bad_environment_value_names_the_variable(env: str, text: str, message: 
             "'metrics' must be an absolute URL path such as /metrics",
         ),
         ("--smoke-test.interval", "soon", "'soon' is not a number of seconds"),
+        ("--web.max-requests", "-1", "'-1' is not a whole number, 0 or more"),
+        ("--web.max-requests", "2.5", "'2.5' is not a whole number, 0 or more"),
     ],
 )
 def test_bad_flag_value_names_the_flag(flag: str, text: str, message: str) -> None:
@@ -432,7 +442,11 @@ def test_main_help_returns_0_and_names_every_flag_and_variable(
     assert served.calls == []
     # argparse wraps help to the terminal width and may break a long name across lines.
     unwrapped = "".join(captured.out.split())
-    names = [case.flag for case in CASES] + [case.env for case in CASES] + ["--version"]
+    names = (
+        [case.flag for case in CASES]
+        + [case.env for case in CASES]
+        + ["--version", "--config.check"]
+    )
     missing = [name for name in names if name not in unwrapped]
     assert missing == []
 
@@ -474,19 +488,6 @@ def test_main_is_silent_about_a_usable_log_file(
 
 
 # --- the real entry points, as subprocesses -------------------------------------------------
-
-ENTRY_POINTS = {
-    "python-m-exporter": [sys.executable, "-m", "exporter"],
-    "console-script": [str(Path(sys.executable).parent / "smoke-test-exporter")],
-}
-
-
-def run_entry_point(command: Sequence[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run with none of the exporter's own variables, so the host environment cannot leak in."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SMOKE_TEST_")}
-    return subprocess.run(
-        [*command, *args], capture_output=True, text=True, env=env, timeout=30, check=False
-    )
 
 
 @pytest.mark.parametrize("command", list(ENTRY_POINTS.values()), ids=list(ENTRY_POINTS))

@@ -19,6 +19,7 @@ from exporter.sinks.file import FileSink
 from exporter.sinks.stream import StreamSink
 from tests.conftest import CANARY, StartExporter, json_lines
 from tests.pipes import stuck_pipe
+from tests.wait import until
 
 
 def test_formatter_writes_timestamp_level_logger_message_and_context_fields() -> None:
@@ -164,10 +165,12 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
         try:
             log = logging.getLogger("exporter.test")
             log.info("record %d", 0)
-            await asyncio.sleep(0.2)  # the stdout thread takes it, and blocks in write()
+            # The stdout thread takes it, and blocks in write().
+            await until(lambda: pipeline.waiting()["stdout"] == 0, "stdout took record 0")
             for n in range(1, 10):
                 log.info("record %d", n)
-                await asyncio.sleep(0.01)  # the file sink keeps up at this pace
+                # The file sink keeps up: it takes each record before the next.
+                await until(lambda: pipeline.waiting()["file"] == 0, "file took the record")
             dropped = registry.get_sample_value(
                 "smoke_test_log_records_dropped_total", {"sink": "stdout", "reason": "queue_full"}
             )
@@ -205,6 +208,49 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
     assert [line["message"] for line in json_lines(tmp_path / "x.log")] == [
         *(f"record {n}" for n in range(10)),
         CANARY,
+    ]
+
+
+async def test_a_swap_removes_a_dropped_sinks_series_at_once_while_it_still_drains(
+    tmp_path: Path,
+) -> None:
+    registry = CollectorRegistry()
+    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
+
+    def errors(sink: str) -> float | None:
+        return registry.get_sample_value(
+            "smoke_test_log_sink_errors_total", {"sink": sink, "reason": "write"}
+        )
+
+    with stuck_pipe() as pipe:
+        kept = FileSink("kept", tmp_path / "kept.log", metrics)
+        pipeline = LogPipeline(
+            [StreamSink("gone", pipe.write_fd, metrics), kept], metrics, LogLevel.INFO
+        )
+        pipeline.start()
+        try:
+            logging.getLogger("exporter.test").info("before the swap")
+            await until(lambda: pipeline.waiting()["gone"] == 0, "gone took the line")
+            retired = pipeline.swap([kept])
+            # Its thread is still stuck in write(), yet its series are gone already.
+            assert errors("gone") is None
+            assert (
+                registry.get_sample_value("smoke_test_log_delivery_seconds_count", {"sink": "gone"})
+                is None
+            )
+            assert errors("kept") == 0
+            logging.getLogger("exporter.test").info("after the swap")
+            pipe.drain()
+            assert await asyncio.to_thread(pipeline.retire, retired, 5.0) == []
+            assert errors("gone") is None  # its draining did not bring them back
+        finally:
+            assert pipeline.stop(5.0) == []
+    assert [json.loads(line)["message"] for line in pipe.received.decode().splitlines()] == [
+        "before the swap"
+    ]
+    assert [line["message"] for line in json_lines(tmp_path / "kept.log")] == [
+        "before the swap",
+        "after the swap",
     ]
 
 

@@ -34,6 +34,11 @@ class SinkThread:
         self._lines.put(line)
         return True
 
+    @property
+    def waiting(self) -> int:
+        """Lines queued and not yet taken by the sink."""
+        return self._lines.qsize()
+
     def _loop(self) -> None:
         """Hand the sink the next line and every one waiting behind it, up to BATCH_LINES:
         one write for many lines. Ends at the sentinel, after the lines before it."""

@@ -95,6 +95,10 @@ class LogPipeline:
         """The sinks every line goes to now."""
         return tuple(target.sink for target in self._handler.targets)
 
+    def waiting(self) -> dict[str, int]:
+        """Lines queued for each sink in use and not yet taken by it, by sink name."""
+        return {target.sink.name: target.thread.waiting for target in self._handler.targets}
+
     def _target(self, sink: Sink) -> _Target:
         return _Target(SinkThread(sink, self._queue_size), self._metrics)
 
@@ -132,8 +136,8 @@ class LogPipeline:
 
     def swap(self, sinks: Sequence[Sink]) -> Retired:
         """Send lines to ``sinks`` from now on. A sink object already in use keeps its queue
-        and thread, so it loses no line; a new one starts. Returns the sinks no longer in use,
-        for ``retire``."""
+        and thread, so it loses no line; a new one starts. The series of a sink name no longer
+        configured are removed at once. Returns the sinks no longer in use, for ``retire``."""
         running = {id(target.sink): target for target in self._handler.targets}
         targets = [running.get(id(sink)) or self._target(sink) for sink in sinks]
         if self._started:
@@ -143,17 +147,19 @@ class LogPipeline:
         kept = {id(target.sink) for target in targets}
         removed = [target for target in self._handler.targets if id(target.sink) not in kept]
         self._handler.targets = tuple(targets)  # one assignment: a record sees old or new
+        # The series of names no longer in use leave the registry in the same step, so a
+        # scrape never sees the new checks beside the old sinks. A draining sink still counts
+        # on its own children, which are no longer exposed.
+        names = {sink.name for sink in sinks}
+        for target in removed:
+            if target.sink.name not in names:
+                target.sink.remove_series()
         return Retired(removed)
 
     def retire(self, retired: Retired, timeout: float) -> list[str]:
-        """Drain and close swapped-out sinks; the series of names no longer in use leave the
-        registry. Returns the sinks not drained within ``timeout``."""
-        stuck = self._drain(retired.targets, timeout)
-        names = {sink.name for sink in self.sinks}
-        for target in retired.targets:
-            if target.sink.name not in names:
-                target.sink.remove_series()
-        return stuck
+        """Drain and close swapped-out sinks. Returns the sinks not drained within
+        ``timeout``."""
+        return self._drain(retired.targets, timeout)
 
     @staticmethod
     def _drain(targets: Sequence[_Target], timeout: float) -> list[str]:
