@@ -27,6 +27,13 @@ def free_port(kind: socket.SocketKind) -> int:
         return int(s.getsockname()[1])
 
 
+def udp_bound(port: int) -> bool:
+    """True when a socket is bound to 127.0.0.1:``port`` over UDP (a row of /proc/net/udp)."""
+    local = f"0100007F:{port:04X}"  # the address in the kernel's byte order, then the port
+    rows = Path("/proc/net/udp").read_text().splitlines()[1:]
+    return any(row.split()[1] == local for row in rows)
+
+
 class Rsyslog:
     """rsyslogd in the foreground with a config of its own; started, killed and started again
     on the same ports."""
@@ -36,6 +43,9 @@ class Rsyslog:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.out = directory / "central.log"
+        # There before any exporter starts, as a deployed server's file is: the file store
+        # check fails a path that has held no file since it began (a wrong path).
+        self.out.touch()
         self.udp = free_port(socket.SOCK_DGRAM)
         self.tcp = free_port(socket.SOCK_STREAM)
         self.conf = directory / "rsyslog.conf"
@@ -43,7 +53,8 @@ class Rsyslog:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start rsyslogd and wait until its TCP input takes connections."""
+        """Start rsyslogd and wait until its TCP input takes connections and its UDP input is
+        bound (from then on a datagram waits in its socket, never refused)."""
         pid = self.directory / "rsyslogd.pid"
         pid.unlink(missing_ok=True)
         with (self.directory / "rsyslogd.err").open("ab") as err:
@@ -59,9 +70,12 @@ class Rsyslog:
                 raise AssertionError(f"rsyslogd exited {self.process.returncode}: {self.errors}")
             try:
                 socket.create_connection(("127.0.0.1", self.tcp), timeout=0.5).close()
-                return
             except OSError:
                 time.sleep(0.05)
+                continue
+            if udp_bound(self.udp):
+                return
+            time.sleep(0.05)
         raise AssertionError(f"rsyslogd took no connection within {timeout}s: {self.errors}")
 
     @property

@@ -27,6 +27,7 @@ from exporter.heartbeat.sender import (
 )
 from exporter.run.results import CheckOutcome, RunResult, Trigger
 from tests.conftest import StartExporter
+from tests.standins.balancer import Balancer, Drop
 from tests.test_checks_tcp import refused_port
 from tests.test_config_file import refused
 from tests.test_reload import reload
@@ -181,6 +182,54 @@ async def test_only_the_urls_given_are_pinged(pinged: Pinged) -> None:
         await Ping(PingOptions(failure=pinged.url + "/fail"), http).send(result("r1"))
     finally:
         await http.close()
+    assert pinged.requests == []
+
+
+@pytest.fixture
+async def balancer(pinged: Pinged) -> AsyncIterator[Balancer]:
+    front = Balancer(pinged.url)
+    await front.start()
+    yield front
+    await front.stop()
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+async def test_a_failure_ping_on_a_kept_connection_closed_under_it_is_posted_again(
+    pinged: Pinged, balancer: Balancer, reset: bool
+) -> None:
+    balancer.drop, balancer.reset = Drop.KEPT, reset
+    http = SharedSession()
+    await http.open()
+    try:
+        ping = Ping(PingOptions(failure=balancer.url + "/fail"), http)
+        for n in range(100):
+            await ping.send(result(f"r{n}", ok=False))
+    finally:
+        await http.close()
+    assert [(m, p, b["run_id"]) for m, p, b in pinged.requests] == [
+        ("POST", "/fail", f"r{n}") for n in range(100)
+    ]
+    assert (balancer.connections, balancer.dropped) == (100, 50)  # every other one dropped
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+async def test_a_failure_ping_a_new_connection_drops_is_not_posted_again(
+    pinged: Pinged, balancer: Balancer, reset: bool
+) -> None:
+    balancer.drop, balancer.reset = Drop.NEW, reset
+    http = SharedSession()
+    await http.open()
+    try:
+        with pytest.raises(HeartbeatError) as caught:
+            await Ping(PingOptions(failure=balancer.url + "/fail"), http).send(result("r1", False))
+    finally:
+        await http.close()
+    why = "[Errno 104] Connection reset by peer" if reset else "Server disconnected"
+    assert (caught.value.reason, str(caught.value)) == (
+        HeartbeatReason.CONNECT,
+        f"{balancer.url}/fail: {why}",
+    )
+    assert (balancer.connections, balancer.dropped) == (1, 1)
     assert pinged.requests == []
 
 

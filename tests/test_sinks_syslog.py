@@ -1,8 +1,10 @@
 """The syslog sink against real sockets on loopback: exact RFC 5424 and 3164 messages, both
-framings, UDP, TCP and Unix sockets, a server that is down, goes away or comes back."""
+framings, UDP, TCP and Unix sockets, a server that is down, goes away or comes back, and a
+canary that tells the truth at once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -16,9 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.metrics import Metrics, create_metrics
-from exporter.sinks import Batch, Line, Reason
+from exporter.sinks import OK, Batch, Delivery, Line, Reason, SinkOutcome, syslog_socket
 from exporter.sinks.syslog import (
-    BACKOFF_FIRST,
     Format,
     Framing,
     SyslogOptions,
@@ -26,6 +27,7 @@ from exporter.sinks.syslog import (
     Transport,
     severity,
 )
+from exporter.sinks.syslog_socket import BACKOFF_FIRST, REFUSAL_WAIT
 from tests.test_checks_tcp import refused_port
 
 CREATED = 1796300000.123456  # 2026-12-03T12:13:20.123456Z
@@ -55,6 +57,14 @@ def close_sinks() -> Iterator[None]:
 
 def batch(*texts: str, level: int = logging.INFO) -> Batch:
     return Batch([Line(text, None, level, CREATED) for text in texts])
+
+
+@pytest.fixture
+def canary() -> Iterator[Batch]:
+    """A batch of one canary line, as a run's logging check sends it."""
+    loop = asyncio.new_event_loop()
+    yield Batch([Line("canary", Delivery(loop, []), logging.INFO, CREATED)])
+    loop.close()
 
 
 @pytest.fixture
@@ -269,3 +279,95 @@ def test_a_missing_unix_socket_fails_open(tmp_path: Path) -> None:
     outcome = s.deliver(batch("one"))
     assert (outcome.ok, outcome.reason) == (False, Reason.OPEN)
     assert outcome.error == f"cannot connect to {tmp_path / 'none'}: No such file or directory"
+
+
+def test_a_canary_connects_at_once_while_ordinary_lines_wait_out_the_backoff(
+    canary: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first backoff longer than any stall: every ordinary line here falls within it.
+    monkeypatch.setattr(syslog_socket, "BACKOFF_FIRST", 60.0)
+    port = refused_port()
+    s = sink(f"127.0.0.1:{port}", protocol=Transport.TCP)
+    cause = f"cannot connect to 127.0.0.1:{port}: Connection refused"
+    refused = SinkOutcome(False, Reason.OPEN, cause)
+    assert s.deliver(batch("one")) == refused
+    assert s.deliver(canary) == refused  # tried again: the cause of now, no stale backoff
+    server = TcpServer(port)
+    try:
+        outcome = s.deliver(batch("two"))
+        assert (outcome.ok, outcome.reason) == (False, Reason.OPEN)
+        assert outcome.error is not None
+        assert outcome.error.startswith(f"{cause}; next connect to 127.0.0.1:{port} in ")
+        assert s.deliver(canary) == OK  # the first run after the server is back passes
+        assert s.deliver(batch("three")) == OK  # on the canary's connection
+        sent = s.frame(canary.lines[0]) + s.frame(Line("three", None, logging.INFO, CREATED))
+        assert server.wait_for(len(sent)) == sent
+        assert len(server.connections) == 1
+    finally:
+        server.close()
+
+
+def test_a_canary_connects_at_once_to_a_unix_stream_socket_that_is_back(
+    canary: Batch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(syslog_socket, "BACKOFF_FIRST", 60.0)
+    path = tmp_path / "log"
+    s = sink(str(path), protocol=Transport.UNIX)
+    cause = f"cannot connect to {path}: No such file or directory"
+    missing = SinkOutcome(False, Reason.OPEN, cause)
+    assert s.deliver(batch("one")) == missing
+    assert s.deliver(canary) == missing
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen()
+        server.settimeout(2)
+        outcome = s.deliver(batch("two"))
+        assert (outcome.ok, outcome.reason) == (False, Reason.OPEN)
+        assert outcome.error is not None
+        assert outcome.error.startswith(f"{cause}; next connect to {path} in ")
+        assert s.deliver(canary) == OK
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(2)
+            got = conn.recv(65536)
+    assert got == s.frame(canary.lines[0])
+    length, _, rest = got.partition(b" ")
+    assert int(length) == len(rest)
+
+
+# Runs further apart than a refusal may take: only a refusal keeps a UDP sink failing.
+PACE = REFUSAL_WAIT + 0.1
+
+
+def test_udp_a_closed_receiver_fails_every_run_until_a_later_send_confirms_one(
+    canary: Batch, udp: socket.socket
+) -> None:
+    address = udp.getsockname()
+    s = sink(f"127.0.0.1:{address[1]}")
+
+    def run() -> tuple[SinkOutcome, SinkOutcome]:
+        """One run as the exporter makes it: the canary, then the request's access-log line."""
+        time.sleep(PACE)
+        return s.deliver(canary), s.deliver(batch("access"))
+
+    def received(server: socket.socket) -> list[str]:
+        return [server.recv(65536).decode().rsplit(" ", 1)[1] for _ in range(2)]
+
+    refused = SinkOutcome(False, Reason.WRITE, "Connection refused")
+    assert run() == (OK, OK)
+    assert received(udp) == ["canary", "access"]
+    udp.close()
+    runs = [run() for _ in range(10)]
+    # Every canary fails, the first in its own run. An ordinary line hears the refusal of the
+    # datagram before it, so the first run's access line passes.
+    assert [line for line, _ in runs] == [refused] * 10
+    assert [access for _, access in runs] == [OK] + [refused] * 9
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
+        back.bind(address)
+        back.settimeout(2)
+        # The rule: a failed sink fails with the last error until a datagram sent since has
+        # gone a while with no error. This run's datagrams are that proof, for the next run.
+        assert run() == (refused, OK)
+        assert received(back) == ["canary", "access"]
+        assert run() == (OK, OK)
+        assert received(back) == ["canary", "access"]

@@ -1,13 +1,16 @@
 """The file store check on real files: only new bytes, rotation, truncation, re-checks, and a
-path that cannot be read."""
+path that cannot be read or holds no regular file."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import socket
 from collections import OrderedDict
 from pathlib import Path
+
+import pytest
 
 from exporter.checks import RunInfo, Status
 from exporter.checks.canaries import Canary
@@ -15,10 +18,13 @@ from exporter.checks.stores.book import CanaryBook
 from exporter.checks.stores.check import StoreCheck, StoreReason
 from exporter.checks.stores.file import FileStore
 from exporter.checks.stores.follow import CHUNK_BYTES, Follower
+from tests.conftest import StartExporter
 from tests.test_store_book import Books, zero
 
 
-def run(timeout: float = 1.0) -> RunInfo:
+def run(timeout: float = 10.0) -> RunInfo:
+    """A run's deadline: generous, as reading the file is a hop to a thread, which can take
+    seconds on a contended machine; no test here waits for it to pass."""
     loop = asyncio.get_running_loop()
     return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
 
@@ -65,16 +71,118 @@ async def test_only_lines_appended_after_the_check_began_are_read(tmp_path: Path
     assert result.detail["canaries"] == {"pending": 1, **zero(written=2, found=1)}
 
 
-async def test_a_file_not_there_yet_keeps_canaries_pending(tmp_path: Path) -> None:
-    path = tmp_path / "central.log"
-    c = FileChecked(path)
+async def test_a_path_with_no_file_fails_at_once_naming_it_never_missing(tmp_path: Path) -> None:
+    (tmp_path / "central.log").write_text("")
+    path = tmp_path / "centrl.log"  # a typo in the config
+    c = FileChecked(path, max_delay=0.05)
     (canary,) = c.books.write()
     result = await c.check(run())
-    assert (result.status, result.reason) == (Status.WARN, StoreReason.PENDING)
-    path.write_text(line(canary))
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.UNREACHABLE)
+    assert result.error == f"cannot read {path}: No such file or directory"
+    assert result.component is not None
+    assert (result.component.kind, result.component.id) == ("path", str(path))
+    await asyncio.sleep(0.1)  # past max_delay: still the path's fault, no canary missing
+    result = await c.check(run())
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.UNREACHABLE)
+    assert result.error == f"cannot read {path}: No such file or directory"
+    assert c.books.counts() == zero(written=1)
+    assert c.books.pending() == 1
+    path.write_text(line(canary))  # created after all: read from its start
     result = await c.check(run())
     assert result.status is Status.OK
     assert c.books.counts() == zero(written=1, found=1)
+
+
+async def test_a_fifo_socket_or_directory_at_the_path_fails_at_once_naming_it(
+    tmp_path: Path,
+) -> None:
+    directory, fifo, sock = tmp_path / "dir.log", tmp_path / "fifo.log", tmp_path / "sock.log"
+    directory.mkdir()
+    os.mkfifo(fifo)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(sock))
+        for path, why in [
+            (directory, "Is a directory"),
+            (fifo, "not a regular file but a fifo"),
+            (sock, "not a regular file but a socket"),
+        ]:
+            c = await checked_without_blocking(path)
+            c.books.write()
+            result = await c.check(run())
+            assert (result.status, result.reason, result.error) == (
+                Status.FAIL,
+                StoreReason.UNREACHABLE,
+                f"cannot read {path}: {why}",
+            )
+            assert c.books.counts() == zero(written=1)
+
+
+async def checked_without_blocking(path: Path) -> FileChecked:
+    """A FileChecked built in a thread: opening a fifo to read waits for a writer, so a
+    follower that opened one would hang; a writer that opens it then frees the thread."""
+    built = asyncio.ensure_future(asyncio.to_thread(FileChecked, path))
+    done, _ = await asyncio.wait([built], timeout=10.0)
+    if not done:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        await built
+        raise AssertionError(f"building the check blocked on {path}")
+    return built.result()
+
+
+@pytest.mark.parametrize("gone", ["moved", "deleted"])
+async def test_a_followed_file_gone_from_its_path_is_read_on_and_not_an_error(
+    tmp_path: Path, gone: str
+) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path)
+    one, two = c.books.write(2)
+    append(path, line(one))
+    assert (await c.check(run())).status is Status.OK
+    with path.open("a") as old:  # the server writes on into the file it has open
+        if gone == "moved":
+            os.rename(path, tmp_path / "central.log.1")  # logrotate, nocreate: not made again
+        else:
+            path.unlink()
+        old.write(line(two))
+    (three,) = c.books.write()
+    result = await c.check(run())
+    assert (result.status, result.reason, result.error) == (Status.OK, None, None)
+    assert result.detail["newest"]["seq"] == two.seq
+    assert c.books.counts() == zero(written=3, found=2)
+    assert c.books.pending() == 1
+    path.write_text(line(three))  # the server reopened its file: a new one at the path
+    assert (await c.check(run())).status is Status.OK
+    assert c.books.counts() == zero(written=3, found=3)
+
+
+async def test_a_typo_in_the_path_fails_the_smoke_test_with_unreachable_not_missing(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    (tmp_path / "central.log").write_text("")
+    config = tmp_path / "smoke-test.yml"
+    config.write_text(
+        "checks:\n  - {name: logging, type: logging}\n"
+        "  - {name: central, type: file, path: centrl.log, max_delay: 1ms, timeout: 10s}\n"
+    )
+    exporter = await start_exporter(config_file=config)
+    status, body = await exporter.smoke()
+    path = tmp_path / "centrl.log"
+    error = f"cannot read {path}: No such file or directory"
+    assert status == 503
+    central = body["checks"]["central"]
+    assert (central["status"], central["reason"], central["error"]) == (
+        "fail",
+        "unreachable",
+        error,
+    )
+    assert central["component"] == {"kind": "path", "id": str(path)}
+    assert f"check central failed on path {path}: {error}" in body["message"]
+    failures = "smoke_test_check_failures_total"
+    assert exporter.sample(failures, check="central", reason="unreachable") == 2  # and start-up's
+    assert exporter.sample(failures, check="central", reason="missing") == 0
+    assert exporter.sample("smoke_test_canary_missing_total", store="central") == 0
+    assert exporter.sample("smoke_test_canary_pending", store="central") == 2
 
 
 async def test_a_line_split_across_reads_is_counted_once_whole(tmp_path: Path) -> None:

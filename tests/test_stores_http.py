@@ -21,6 +21,7 @@ from exporter.checks.stores.elasticsearch import ElasticsearchOptions, Elasticse
 from exporter.checks.stores.journal import JournalOptions, JournalStore
 from exporter.checks.stores.loki import LokiOptions, LokiStore
 from exporter.options import Seconds
+from tests.standins.balancer import Balancer, Drop
 from tests.standins.base import Standin
 from tests.standins.elasticsearch import Elasticsearch
 from tests.standins.gatewayd import Gatewayd
@@ -28,6 +29,9 @@ from tests.standins.loki import Loki
 from tests.test_store_book import Books, zero
 
 LABELS = {"job": "smoke-test-exporter"}
+# A run's deadline where timing is not what a test is about: 600 runs a round of loopback
+# requests must not fail on one stall of a loaded machine.
+GENEROUS = 10.0
 INDEX = "logs-2026.12.03"
 
 
@@ -96,14 +100,18 @@ KINDS = [
 
 
 class Setup:
-    """A stand-in, a running shared HTTP client, and a store check over both."""
+    """A stand-in, a running shared HTTP client, and a store check over both; asked through
+    ``url`` when given (a balancer in front of the stand-in)."""
 
-    def __init__(self, kind: Kind, standin: Standin, http: SharedSession, delay: float) -> None:
+    def __init__(
+        self, kind: Kind, standin: Standin, http: SharedSession, delay: float, url: str = ""
+    ) -> None:
         self.kind = kind
         self.standin = standin
         self.books = Books(max_delay=delay)
-        options = kind.options(standin.url, delay)
-        self.check = StoreCheck(self.books.book, kind.store(StoreClient(http, options), options))
+        options = kind.options(url or standin.url, delay)
+        self.store = kind.store(StoreClient(http, options), options)
+        self.check = StoreCheck(self.books.book, self.store)
 
     def write(self) -> Canary:
         (canary,) = self.books.write()
@@ -133,6 +141,38 @@ async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
         yield Setup(kind, standin, http, 0.3)
     finally:
         await http.close()
+        await standin.stop()
+
+
+@dataclass
+class Balanced:
+    """A store check asking its stand-in through a load balancer."""
+
+    setup: Setup
+    balancer: Balancer
+
+    def unreachable(self, why: str) -> tuple[Status, StoreReason, str]:
+        return (
+            Status.FAIL,
+            StoreReason.UNREACHABLE,
+            f"no answer from {self.setup.store.component.id}: {why}",
+        )
+
+
+@pytest.fixture(params=KINDS, ids=lambda k: k.name)
+async def balanced(request: pytest.FixtureRequest) -> AsyncIterator[Balanced]:
+    kind: Kind = request.param
+    standin = kind.standin()
+    await standin.start()
+    balancer = Balancer(standin.url)
+    await balancer.start()
+    http = SharedSession()
+    await http.open()
+    try:
+        yield Balanced(Setup(kind, standin, http, 0.3, balancer.url), balancer)
+    finally:
+        await http.close()
+        await balancer.stop()
         await standin.stop()
 
 
@@ -344,3 +384,53 @@ async def test_canaries_shipped_out_of_order_are_each_found_once(setup: Setup) -
     setup.ship(first)
     assert (await setup.run()).status is Status.OK
     assert setup.counts() == zero(written=2, found=2)
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+async def test_a_store_that_closes_each_kept_connection_as_a_request_arrives_passes_100_runs(
+    balanced: Balanced, reset: bool
+) -> None:
+    setup, balancer = balanced.setup, balanced.balancer
+    balancer.drop, balancer.reset = Drop.KEPT, reset
+    results = []
+    for _ in range(100):
+        setup.ship(setup.write())
+        result = await setup.run(within=GENEROUS)
+        results.append((result.status, result.reason, result.error))
+    assert results == [(Status.OK, None, None)] * 100
+    # Every other run finds its kept connection closed under its query and asks again on a
+    # new one, not kept: the next run opens a new kept connection. One connection a run.
+    assert (balancer.connections, balancer.dropped) == (100, 50)
+    assert len(setup.standin.requests) == 100
+    assert setup.counts() == zero(written=100, found=100)
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+async def test_a_new_connection_closed_unanswered_is_unreachable_and_not_retried(
+    balanced: Balanced, reset: bool
+) -> None:
+    setup, balancer = balanced.setup, balanced.balancer
+    balancer.drop, balancer.reset = Drop.NEW, reset
+    setup.ship(setup.write())
+    result = await setup.run(within=GENEROUS)
+    why = "[Errno 104] Connection reset by peer" if reset else "Server disconnected"
+    assert (result.status, result.reason, result.error) == balanced.unreachable(why)
+    assert (balancer.connections, balancer.dropped) == (1, 1)
+    assert setup.standin.requests == []
+    assert setup.counts() == zero(written=1)
+
+
+async def test_a_kept_connection_closed_within_the_answer_is_unreachable_and_not_retried(
+    balanced: Balanced,
+) -> None:
+    setup, balancer = balanced.setup, balanced.balancer
+    setup.ship(setup.write())
+    assert (await setup.run(within=GENEROUS)).status is Status.OK
+    balancer.drop, balancer.partial = Drop.KEPT, b"HTTP/1.1 200 OK\r\nContent-Type: applic"
+    setup.ship(setup.write())
+    result = await setup.run(within=GENEROUS)
+    why = "Server disconnected within the answer's head"
+    assert (result.status, result.reason, result.error) == balanced.unreachable(why)
+    assert (balancer.connections, balancer.dropped) == (1, 1)
+    assert len(setup.standin.requests) == 1
+    assert setup.counts() == zero(written=2, found=1)

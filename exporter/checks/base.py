@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.registry import Stores
 from exporter.logs.pipeline import LogPipeline
+from exporter.session import KeptSession
 
 OptionsT = TypeVar("OptionsT")
 Schema = dict[str, Any]
@@ -124,7 +125,7 @@ class SharedSession:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._kept: aiohttp.ClientSession | None = None
+        self._kept: KeptSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -135,9 +136,10 @@ class SharedSession:
         return self._session
 
     @property
-    def kept(self) -> aiohttp.ClientSession:
+    def kept(self) -> KeptSession:
         """The session that keeps connections between runs, for asking a store: a query a run
-        then costs no new connection (a third of a store check's CPU, measured)."""
+        then costs no new connection (a third of a store check's CPU, measured). A request it
+        may repeat survives a kept connection closed under it (exporter/session.py)."""
         if self._kept is None:
             raise RuntimeError("the shared HTTP client is not open: the app has not started")
         return self._kept
@@ -148,15 +150,15 @@ class SharedSession:
         reads the certificate it presents now."""
         connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, force_close=True)
         self._session = aiohttp.ClientSession(connector=connector)
-        kept = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, keepalive_timeout=KEEP_SECONDS)
-        self._kept = aiohttp.ClientSession(connector=kept)
+        self._kept = KeptSession(HTTP_CONNECTIONS, KEEP_SECONDS)
 
     async def close(self) -> None:
         """Close the sessions and their connections."""
-        for session in (self._session, self._kept):
-            if session is not None:
-                await session.close()
-        self._session = self._kept = None
+        if self._session is not None:
+            await self._session.close()
+        if self._kept is not None:
+            await self._kept.close()
+        self._session, self._kept = None, None
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

@@ -11,6 +11,7 @@ from exporter.checks.base import SharedSession, connect_failure
 from exporter.heartbeat.options import PingOptions
 from exporter.heartbeat.sender import HeartbeatError, HeartbeatReason
 from exporter.run.results import Answer, RunResult
+from exporter.session import plain
 
 
 class Ping:
@@ -31,9 +32,11 @@ class Ping:
         if url is None:
             return
         try:
+            # A ping is safe to send twice; a kept connection closed under it is asked again.
             async with self._http.kept.request(
                 method,
                 url,
+                repeatable=True,
                 data=body,
                 headers={"Content-Type": "application/json"} if body else None,
             ) as response:
@@ -42,6 +45,6 @@ class Ping:
         except aiohttp.ClientConnectorError as error:
             raise HeartbeatError(HeartbeatReason.CONNECT, connect_failure(error)) from None
         except aiohttp.ClientError as error:
-            raise HeartbeatError(HeartbeatReason.CONNECT, f"{url}: {error}") from None
+            raise HeartbeatError(HeartbeatReason.CONNECT, f"{url}: {plain(error)}") from None
         if not 200 <= status < 300:
             raise HeartbeatError(HeartbeatReason.STATUS, f"{method} {url}: status {status}")

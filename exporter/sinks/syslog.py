@@ -1,5 +1,5 @@
 """The ``syslog`` sink: each line as one syslog message (RFC 5424 or 3164) over UDP, TCP or a
-Unix socket, reconnecting with backoff."""
+Unix socket; its socket, backoff and UDP refusals are in ``syslog_socket``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import enum
 import errno
 import logging
 import os
-import select
 import socket
 import time
 from dataclasses import dataclass
@@ -17,12 +16,10 @@ from exporter.config import parse_listen_address
 from exporter.metrics import Metrics
 from exporter.options import Invalid
 from exporter.sinks.base import OK, Batch, Line, Reason, Sink, SinkDeps, SinkOutcome, SinkType
+from exporter.sinks.syslog_socket import Connection, Refusals
 
 CONNECT_TIMEOUT = 2.0
 SEND_TIMEOUT = 5.0
-# After a failed connect, wait this long before the next try, doubling up to the most.
-BACKOFF_FIRST = 0.5
-BACKOFF_MOST = 30.0
 # RFC 5424 section 6.2.5: APP-NAME is 1 to 48 printable US-ASCII characters.
 APP_NAME_MOST = 48
 # RFC 5424 section 6.2.1: codes 0 to 11, then local0 to local7 (16 to 23).
@@ -98,8 +95,10 @@ def severity(level: int) -> int:
 
 
 class SyslogSink(Sink):
-    """Sends each batch's lines as syslog messages. A datagram sent, or a stream write
-    finished, confirms a canary; nothing is sent twice, so a reconnect makes no duplicate."""
+    """Sends each batch's lines as syslog messages. A stream write finished, or a datagram
+    sent with no refusal heard (see ``Refusals``: UDP proves no delivery), confirms a canary;
+    a canary always tries a closed connection again. Nothing is sent twice, so a reconnect
+    makes no duplicate."""
 
     def __init__(self, name: str, options: SyslogOptions, host: str, metrics: Metrics) -> None:
         super().__init__(name, metrics)
@@ -107,11 +106,9 @@ class SyslogSink(Sink):
         self._host = host or "-"
         self._pid = os.getpid()
         self._facility = FACILITIES[options.facility]
-        self._socket: socket.socket | None = None
-        self._stream = options.protocol is Transport.TCP
-        self._retry_at = 0.0  # monotonic
-        self._backoff = BACKOFF_FIRST
-        self._last_error = ""
+        self._stream = options.protocol is Transport.TCP  # a unix socket's kind is known later
+        self._connection = Connection(options.address, self._connect)
+        self._refusals = Refusals()
 
     def frame(self, line: Line) -> bytes:
         """One line as the bytes sent: header, message, and framing on a stream."""
@@ -133,12 +130,17 @@ class SyslogSink(Sink):
         return b"%d %s" % (len(message), message)
 
     def deliver(self, batch: Batch) -> SinkOutcome:
+        canary = any(line.delivery is not None for line in batch.lines)
         try:
-            sock = self._connected()
+            sock = self._connection.get(canary=canary)
         except OSError as error:
             return SinkOutcome(False, Reason.OPEN, error.strerror or str(error))
+        self._stream = sock.type == socket.SOCK_STREAM
         frames = [self.frame(line) for line in batch.lines]
         try:
+            if self._o.protocol is Transport.UDP:
+                refused = self._refusals.send(sock, frames, canary=canary)
+                return OK if refused is None else SinkOutcome(False, Reason.WRITE, refused)
             if self._stream:
                 sock.sendall(b"".join(frames))
             else:
@@ -148,31 +150,9 @@ class SyslogSink(Sink):
             self.close()  # part of a message may be out: the stream is no longer framed
             return SinkOutcome(False, Reason.TIMEOUT, f"send took over {SEND_TIMEOUT:g}s")
         except OSError as error:
-            self.close()
+            self.close()  # a unix datagram socket whose server went away must connect anew
             return SinkOutcome(False, Reason.WRITE, error.strerror or str(error))
         return OK
-
-    def _connected(self) -> socket.socket:
-        """The open socket, or a new one; OSError while backing off or when connecting fails."""
-        if self._socket is not None and self._stream and _peer_closed(self._socket):
-            self.close()
-        if self._socket is not None:
-            return self._socket
-        now = time.monotonic()
-        if now < self._retry_at:
-            raise OSError(
-                f"{self._last_error}; next connect to {self._o.address} in "
-                f"{self._retry_at - now:.1f}s"
-            )
-        try:
-            self._socket = self._connect()
-        except OSError as error:
-            self._last_error = f"cannot connect to {self._o.address}: {error.strerror or error}"
-            self._retry_at = now + self._backoff
-            self._backoff = min(self._backoff * 2, BACKOFF_MOST)
-            raise OSError(self._last_error) from None
-        self._backoff = BACKOFF_FIRST
-        return self._socket
 
     def _connect(self) -> socket.socket:
         o = self._o
@@ -204,28 +184,11 @@ class SyslogSink(Sink):
                 if error.errno == errno.EPROTOTYPE and kind is socket.SOCK_DGRAM:
                     continue
                 raise
-            self._stream = kind is socket.SOCK_STREAM
             return sock
         raise OSError(f"{self._o.address} takes neither datagrams nor a stream")
 
     def close(self) -> None:
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            sock.close()
-
-
-def _peer_closed(sock: socket.socket) -> bool:
-    """True when the server has closed the stream: a write now would seem to succeed, and be
-    lost."""
-    readable, _, _ = select.select([sock], [], [], 0)
-    if not readable:
-        return False
-    try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
+        self._connection.close()
 
 
 def build(name: str, options: SyslogOptions, deps: SinkDeps) -> Sink:

@@ -28,6 +28,7 @@ RUNBOOK = "https://github.com/smoke-test-exporter/smoke-test-exporter/blob/main/
 SEVERITIES = {
     "SmokeTestFailing": "critical",
     "SmokeTestCheckFailing": "critical",
+    "SmokeTestCheckFlapping": "critical",
     "SmokeTestCheckWarning": "warning",
     "SmokeTestCertExpiringSoon": "warning",
     "SmokeTestCanaryMissing": "critical",
@@ -69,14 +70,14 @@ def test_promtool_accepts_the_prometheus_config_and_its_rules(config: str) -> No
     done = tool("promtool", "check", "config", config)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f" SUCCESS: {config} is valid prometheus config file syntax\n" in done.stdout
-    assert "Checking monitoring/alerts.yml\n  SUCCESS: 12 rules found\n" in done.stdout
+    assert "Checking monitoring/alerts.yml\n  SUCCESS: 13 rules found\n" in done.stdout
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
     done = tool("promtool", "check", "rules", "monitoring/alerts.yml")
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "Checking monitoring/alerts.yml\n  SUCCESS: 12 rules found\n\n",
+        "Checking monitoring/alerts.yml\n  SUCCESS: 13 rules found\n\n",
         "",
     )
 
@@ -314,6 +315,8 @@ def _queries_run_and_panels_have_data(
         "smoke_test_log_sink_errors_total",
         "smoke_test_log_delivery_seconds_bucket",
         "smoke_test_check_success",
+        "smoke_test_check_failures_total",
+        "smoke_test_runs_total",
         "smoke_test_check_status",
         "smoke_test_check_cert_expiry_timestamp_seconds",
         "smoke_test_canary_written_total",

@@ -1,7 +1,8 @@
 """The whole chain, for real: exporter -> syslog sink -> rsyslogd -> file -> the file store check.
 
 rsyslogd is Debian's, started on loopback ports with a config of its own; `make test` installs
-it. Killing it loses canaries: the store check says missing, and recovers when it is back.
+it. Killing it loses canaries: the store check says missing, and recovers when it is back. The
+logging check says so at once: every run fails while it is down, over TCP and over UDP.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from typing import Any
 import pytest
 
 from exporter.config import LogLevel
+from exporter.sinks.syslog_socket import REFUSAL_WAIT
 from tests.conftest import CANARY, Exporter, StartExporter
 from tests.rsyslog import Rsyslog
 
 QUIET = {"log_level": LogLevel.ERROR}  # the canary is the only line: counts are exact
+# For tests that need every run to finish: under CPU contention a run can take over a second,
+# and these count outcomes, not speed.
+PATIENT = {**QUIET, "timeout_seconds": 10.0}
+# Runs further apart than a UDP refusal may take: only a refusal keeps the sink failing.
+PACE = REFUSAL_WAIT + 0.1
 
 
 def counts(exporter: Exporter, store: str = "central") -> dict[str, float]:
@@ -47,6 +54,23 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"never got there; last answer {status} {body}")
         await asyncio.sleep(0.1)
+
+
+def logging_check(answer: tuple[int, dict[str, Any]]) -> tuple[str, str | None, str | None]:
+    """A run's logging check: status, reason and error."""
+    check = answer[1]["checks"]["logging"]
+    return check["status"], check.get("reason"), check.get("error")
+
+
+async def written(rsyslog: Rsyslog, run_id: str) -> str:
+    """The line rsyslogd wrote for ``run_id``'s canary, once it is there."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in rsyslog.out.read_text().splitlines():
+            if run_id in line:
+                return line
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no canary of run {run_id} in {rsyslog.out}")
 
 
 @pytest.fixture
@@ -103,7 +127,8 @@ async def test_a_killed_rsyslogd_makes_canaries_missing_and_its_return_recovers(
     before = counts(exporter)
     assert before["written"] == before["found"]
     rsyslog.kill()
-    # UDP: the datagram is sent, so the logging check alone can pass; the store says missing.
+    # The logging check fails from the first run after the kill; the store says missing once
+    # a canary's max_delay is over.
     status, body = await until(
         exporter, lambda s, b: b["checks"]["central"].get("reason") == "missing"
     )
@@ -115,7 +140,7 @@ async def test_a_killed_rsyslogd_makes_canaries_missing_and_its_return_recovers(
         "not found within max_delay 1s"
     )
     assert central["component"] == {"kind": "path", "id": str(rsyslog.out)}
-    # The logging check may fail beside it (UDP: the next send after the kill is refused).
+    assert logging_check((status, body)) == ("fail", "write", "Connection refused")
     assert f"check central failed on path {rsyslog.out}: {central['error']}" in body["message"]
     during = counts(exporter)
     pending = exporter.sample("smoke_test_canary_pending", store="central")
@@ -140,7 +165,7 @@ async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
     cfg = config(
         tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.tcp}', protocol: tcp", "max_delay: 30s"
     )
-    exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
+    exporter = await start_exporter(config_file=cfg, instance="web-1", **PATIENT)
     for _ in range(2000):
         status, body = await exporter.smoke()
         assert status == 200, body  # a pending canary is a warning, and passes
@@ -153,3 +178,47 @@ async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
     assert pending <= 1  # at most the canary of the last run is still on its way
     assert c["missing"] == c["duplicate"] == c["lost"] == c["late"] == c["dropped_pending"] == 0
     assert body["checks"]["central"]["canaries"]["found"] == c["found"]
+
+
+async def test_a_tcp_sink_fails_open_while_rsyslogd_is_down_and_passes_on_the_first_run_back(
+    start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
+) -> None:
+    cfg = config(tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.tcp}', protocol: tcp")
+    exporter = await start_exporter(config_file=cfg, instance="web-1", **PATIENT)
+    assert logging_check(await exporter.smoke()) == ("ok", None, None)
+    rsyslog.kill()
+    # Each run's canary tries to connect: the cause of now, never "next connect in".
+    cause = f"cannot connect to 127.0.0.1:{rsyslog.tcp}: Connection refused"
+    down = [logging_check(await exporter.smoke()) for _ in range(5)]
+    assert down == [("fail", "open", cause)] * 5
+    rsyslog.start()
+    status, body = await exporter.smoke()
+    assert logging_check((status, body)) == ("ok", None, None)
+    assert body["checks"]["logging"]["sinks"] == {"syslog": "ok", "file": "ok"}
+    assert f'"message": "{CANARY}"' in await written(rsyslog, body["run_id"])
+
+
+async def test_a_udp_sink_fails_every_run_while_rsyslogd_is_down_until_a_send_is_confirmed(
+    start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
+) -> None:
+    cfg = config(tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.udp}', protocol: udp")
+    exporter = await start_exporter(config_file=cfg, instance="web-1", **PATIENT)
+    assert logging_check(await exporter.smoke()) == ("ok", None, None)
+    rsyslog.kill()
+    down = []
+    for _ in range(10):
+        await asyncio.sleep(PACE)
+        down.append(logging_check(await exporter.smoke()))
+    # Not one run passes: the first hears its own datagram refused, each later one the last.
+    assert down == [("fail", "write", "Connection refused")] * 10
+    rsyslog.start()
+    await asyncio.sleep(PACE)
+    # rsyslogd takes this run's canary, yet the run fails with the last error: UDP tells no
+    # delivery, and a failed sink needs a datagram with no refusal by a later send.
+    status, body = await exporter.smoke()
+    assert logging_check((status, body)) == ("fail", "write", "Connection refused")
+    assert f'"message": "{CANARY}"' in await written(rsyslog, body["run_id"])
+    await asyncio.sleep(PACE)
+    status, body = await exporter.smoke()
+    assert logging_check((status, body)) == ("ok", None, None)
+    assert f'"message": "{CANARY}"' in await written(rsyslog, body["run_id"])

@@ -17,6 +17,7 @@ from exporter.checks.stores.book import StoreOptions
 from exporter.checks.stores.check import StoreError, StoreReason
 from exporter.checks.tls import TlsOptions, client_context, verify_failure
 from exporter.options import Invalid
+from exporter.session import plain
 
 # The most of an answer read: a query for 1000 pending canaries answers far less.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -93,12 +94,15 @@ class StoreClient:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        """The body of a 2xx answer; StoreError with the reason for anything else."""
+        """The body of a 2xx answer; StoreError with the reason for anything else. Every
+        request to a store is a query, so it is asked again when a kept connection was closed
+        under it (an Elasticsearch search is a POST, which aiohttp would not repeat)."""
         url = self.url(path)
         try:
             async with self._http.kept.request(
                 method,
                 url,
+                repeatable=True,
                 params=params,
                 json=body,
                 headers={**self._headers, **(headers or {})},
@@ -116,7 +120,7 @@ class StoreClient:
         except aiohttp.ClientConnectorError as error:
             raise self._error(StoreReason.UNREACHABLE, connect_failure(error)) from None
         except aiohttp.ClientError as error:
-            why = str(error) or type(error).__name__
+            why = plain(error)
             raise self._error(StoreReason.UNREACHABLE, f"no answer from {url}: {why}") from None
         if status in (401, 403):
             raise self._error(StoreReason.AUTH, f"status {status}: {quote(data)}")

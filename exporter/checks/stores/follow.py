@@ -36,6 +36,8 @@ class Follower:
     It starts at the file's end: what was there before is not read. A file moved away is read
     to its end before the new file at ``path`` is read from its start (logrotate's create
     mode); a file cut shorter than what was read is read again from its start (copytruncate).
+    A path that holds no regular file is an error, and so is one that has held none since the
+    check began: a wrong path in the config must not pass for a quiet log or a late file.
     """
 
     def __init__(self, path: Path) -> None:
@@ -45,15 +47,19 @@ class Follower:
         self._offset = 0
         self.generation = 0
         self._partial = b""
-        with contextlib.suppress(OSError):  # not there yet: read from its start once it is
+        with contextlib.suppress(OSError):  # lines() says why; a file that comes is read whole
             self._open(start_at_end=True)
 
     def _open(self, *, start_at_end: bool) -> None:
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        regular(os.stat(self.path))  # a fifo is never opened: its open waits for a writer
+        # O_NONBLOCK in case a fifo took the file's place since; a regular file ignores it.
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):  # opens, but is never read: keep nothing open
+        try:
+            regular(st)
+        except OSError:
             os.close(fd)
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            raise
         self.close()
         self._fd, self._identity = fd, (st.st_dev, st.st_ino)
         self._offset = st.st_size if start_at_end else 0
@@ -66,8 +72,8 @@ class Follower:
             os.close(fd)
 
     def lines(self) -> Iterator[tuple[str, Place]]:
-        """The whole lines appended since the last call (none while the file does not exist);
-        OSError when it cannot be read."""
+        """The whole lines appended since the last call (none while a file followed before is
+        moved away); OSError when it cannot be read, is not a regular file, or never was there."""
         budget = MAX_READ_BYTES
         if self._fd is not None:
             budget -= yield from self._drain(budget)
@@ -76,8 +82,10 @@ class Follower:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            # Not written yet, or moved away and not yet created again (the old file was read):
-            # the store holds nothing new, and pending canaries stay pending.
+            if self._identity is None:
+                raise  # never there since the check began: a wrong path, not a rotation
+            # Moved away and not yet created again (the old file was read to its end): the
+            # store holds nothing new, and pending canaries stay pending.
             return
         if (st.st_dev, st.st_ino) != self._identity:
             self._open(start_at_end=False)
@@ -121,3 +129,22 @@ class Follower:
             return None
         data = os.pread(self._fd, place.length, place.offset)
         return data.decode("utf-8", "replace")
+
+
+# What a path holds when it is no regular file, for the error that says so.
+KINDS = {
+    stat.S_IFIFO: "fifo",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
+
+
+def regular(st: os.stat_result) -> None:
+    """Nothing for a regular file; else the OSError that says what the path holds instead."""
+    if stat.S_ISREG(st.st_mode):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    kind = KINDS.get(stat.S_IFMT(st.st_mode), "special file")
+    raise OSError(errno.EINVAL, f"not a regular file but a {kind}")

@@ -1,0 +1,113 @@
+"""The shared HTTP client helpers: a client that keeps its connections, and asks once more, on
+a new connection, when a kept one was closed under a request before any byte of the answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from aiohttp.http import RawResponseMessage
+
+# The failures of a connection closed under a request: the server's FIN (ServerDisconnected),
+# its reset or a broken pipe (ClientOSError), or a transport already closing when the request
+# is written (ClientConnectionReset). A failure to connect is a ClientOSError too, but a
+# ClientConnectorError, and never on a kept connection.
+CLOSED_UNDER = (
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+    aiohttp.ClientConnectionResetError,
+)
+
+
+class _Attempt:
+    """Whether the connection a request last took came from the pool, as aiohttp's own trace
+    signals say (connector.py ``_get`` sends ``reuseconn`` as it hands out a pooled one)."""
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+async def _new_connection(
+    _session: aiohttp.ClientSession, context: SimpleNamespace, _params: object
+) -> None:
+    if isinstance(context.trace_request_ctx, _Attempt):
+        context.trace_request_ctx.reused = False
+
+
+async def _pooled_connection(
+    _session: aiohttp.ClientSession, context: SimpleNamespace, _params: object
+) -> None:
+    if isinstance(context.trace_request_ctx, _Attempt):
+        context.trace_request_ctx.reused = True
+
+
+def _no_blind_retry(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """Turn off aiohttp's own retry. It repeats a GET or PUT (never a POST) once after any
+    ClientOSError or ServerDisconnectedError, on a new connection or a kept one alike
+    (client.py ``retry_persistent_connection``, aio-libs/aiohttp#7363), so a new connection's
+    failure would be hidden and an Elasticsearch search never retried. aiohttp has no public
+    switch (aio-libs/aiohttp#10790); its own TestClient sets this attribute (test_utils.py)."""
+    session._retry_connection = False
+    return session
+
+
+def unanswered(error: aiohttp.ClientError) -> bool:
+    """Whether ``error`` closed a connection under a request before any byte of the answer.
+    On a FIN, aiohttp hands what it had parsed of a head as ServerDisconnectedError's
+    ``message`` (client_proto.py ``connection_lost``). On a reset it keeps nothing, so a reset
+    within the head reads as unanswered. A failure in the body never gets here: ``request()``
+    had returned."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return False
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return not isinstance(error.message, RawResponseMessage)
+    return isinstance(error, CLOSED_UNDER)
+
+
+def plain(error: aiohttp.ClientError) -> str:
+    """An aiohttp error in words: a head cut short is not quoted as the object parsed of it."""
+    if isinstance(error, aiohttp.ServerDisconnectedError) and not unanswered(error):
+        return "Server disconnected within the answer's head"
+    return str(error) or type(error).__name__
+
+
+class KeptSession:
+    """An aiohttp client that keeps connections between requests, with a second one that
+    keeps none, for asking again once a kept connection was closed under a request."""
+
+    def __init__(self, limit: int, keep_seconds: float) -> None:
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_create_start.append(_new_connection)
+        trace.on_connection_reuseconn.append(_pooled_connection)
+        kept = aiohttp.TCPConnector(limit=limit, keepalive_timeout=keep_seconds)
+        self._kept = _no_blind_retry(aiohttp.ClientSession(connector=kept, trace_configs=[trace]))
+        fresh = aiohttp.TCPConnector(limit=limit, force_close=True)
+        self._fresh = _no_blind_retry(aiohttp.ClientSession(connector=fresh))
+
+    @asynccontextmanager
+    async def request(
+        self, method: str, url: Any, *, repeatable: bool, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The answer to ``session.request(method, url, **kwargs)``, its head read. A request
+        that is ``repeatable`` (its effect the same done twice: a search, a ping) and failed
+        on a reused connection before any byte of the answer is sent once more, at once, on
+        a new connection: a store, or a load balancer at its idle timeout, may close a kept
+        connection just as a request arrives (RFC 9112 section 9.3.1, "Retrying Requests").
+        A failure on a new connection, or after part of the answer, is the caller's."""
+        attempt = _Attempt()
+        try:
+            response = await self._kept.request(method, url, trace_request_ctx=attempt, **kwargs)
+        except CLOSED_UNDER as error:
+            if not (repeatable and attempt.reused and unanswered(error)):
+                raise
+            response = await self._fresh.request(method, url, **kwargs)
+        async with response:
+            yield response
+
+    async def close(self) -> None:
+        """Close both clients and their connections."""
+        await self._kept.close()
+        await self._fresh.close()

@@ -1,0 +1,147 @@
+"""The kept HTTP client: a request it may repeat survives a kept connection closed under it,
+once and on a new connection; a new connection's failure, or one after part of the answer, is
+never retried (the connections the balancer saw are counted)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from exporter.session import KeptSession, plain, unanswered
+from tests.standins.balancer import Balancer, Drop
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n"
+
+
+class Upstream:
+    """A server on loopback answering every request ``ok``, recording what it was sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, bytes]] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, await request.read()))
+        return web.Response(text="ok")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Upstream]:
+    server = Upstream()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def balancer(upstream: Upstream) -> AsyncIterator[Balancer]:
+    front = Balancer(upstream.url)
+    await front.start()
+    yield front
+    await front.stop()
+
+
+@pytest.fixture
+async def kept() -> AsyncIterator[KeptSession]:
+    session = KeptSession(limit=10, keep_seconds=60)
+    yield session
+    await session.close()
+
+
+async def ask(kept: KeptSession, url: str, method: str = "POST", repeatable: bool = True) -> str:
+    async with kept.request(method, url, repeatable=repeatable, data=b'{"q": 1}') as response:
+        assert response.status == 200
+        return await response.text()
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_kept_connection_closed_under_a_request_is_asked_again_on_a_new_one(
+    upstream: Upstream, balancer: Balancer, kept: KeptSession, method: str, reset: bool
+) -> None:
+    balancer.drop, balancer.reset = Drop.KEPT, reset
+    assert await ask(kept, balancer.url, method) == "ok"
+    assert await ask(kept, balancer.url, method) == "ok"  # dropped on the kept one, then again
+    assert (balancer.connections, balancer.dropped) == (2, 1)
+    assert upstream.requests == [(method, b'{"q": 1}')] * 2
+    assert await ask(kept, balancer.url, method) == "ok"  # the retry's connection was not kept
+    assert (balancer.connections, balancer.dropped) == (3, 1)
+
+
+async def test_a_request_that_may_not_be_repeated_is_asked_once(
+    upstream: Upstream, balancer: Balancer, kept: KeptSession
+) -> None:
+    balancer.drop = Drop.KEPT
+    await ask(kept, balancer.url, repeatable=False)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await ask(kept, balancer.url, repeatable=False)
+    assert (balancer.connections, balancer.dropped) == (1, 1)
+    assert len(upstream.requests) == 1
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_new_connection_closed_under_a_request_is_not_retried(
+    upstream: Upstream, balancer: Balancer, kept: KeptSession, method: str, reset: bool
+) -> None:
+    balancer.drop, balancer.reset = Drop.NEW, reset
+    with pytest.raises(aiohttp.ClientOSError if reset else aiohttp.ServerDisconnectedError) as e:
+        await ask(kept, balancer.url, method)
+    assert plain(e.value) == (
+        "[Errno 104] Connection reset by peer" if reset else "Server disconnected"
+    )
+    assert (balancer.connections, balancer.dropped) == (1, 1)  # aiohttp's own retry is off too
+    assert upstream.requests == []
+
+
+async def test_a_close_after_part_of_the_head_is_not_retried(
+    upstream: Upstream, balancer: Balancer, kept: KeptSession
+) -> None:
+    await ask(kept, balancer.url)
+    balancer.drop, balancer.partial = Drop.KEPT, b"HTTP/1.1 200 OK\r\nContent-Ty"
+    with pytest.raises(aiohttp.ServerDisconnectedError) as caught:
+        await ask(kept, balancer.url)
+    assert plain(caught.value) == "Server disconnected within the answer's head"
+    assert (balancer.connections, balancer.dropped) == (1, 1)
+
+
+async def test_a_close_within_the_body_is_not_retried(
+    upstream: Upstream, balancer: Balancer, kept: KeptSession
+) -> None:
+    await ask(kept, balancer.url)
+    balancer.drop, balancer.partial = Drop.KEPT, HEAD + b"ok, but"
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await ask(kept, balancer.url)
+    assert (balancer.connections, balancer.dropped) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("error", "closed_under"),
+    [
+        (aiohttp.ServerDisconnectedError(), True),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), True),
+        (aiohttp.ClientConnectionResetError("Cannot write to closing transport"), True),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), False),
+        (aiohttp.ClientConnectionError("Connection lost"), False),
+    ],
+)
+def test_only_a_connection_closed_before_the_answer_counts_as_unanswered(
+    error: aiohttp.ClientError, closed_under: bool
+) -> None:
+    assert unanswered(error) is closed_under
