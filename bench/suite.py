@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import inprocess, stores
+from bench.bursts import measure_bursts
 from bench.cadence import Cadence, scrape_cost
 from bench.curves import Curves, measure_curves
 from bench.procs import exporter_command, free_port, rss_bytes, server, wait_for
@@ -34,7 +35,6 @@ BLACKBOX_CONFIG = """modules:
     prober: http
     timeout: 5s
 """
-BURST_CONNECTIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class Results:
     rows: dict[str, Row]
     ratios: dict[str, list[float]]  # per pair of interleaved rounds
     cadence: dict[str, Cadence]  # "ours", "blackbox"
-    memory: list[tuple[str, int]]  # ours' RSS after each load, in the order they ran
+    memory: list[tuple[str, int]]  # ours' RSS after each flood, in the order they ran
+    burst_memory: list[tuple[str, int]]  # the bursts' exporter's RSS, at start and after each
     delivery_p50: float
     delivery_p99: float
     startup_seconds: float
@@ -135,7 +136,12 @@ def _side_by_side(settings: Settings, work: Path, sizes: Sizes) -> _Together:
     blackbox += [f"--web.listen-address=127.0.0.1:{bb_port}"]
     bb_base, our_base = f"http://127.0.0.1:{bb_port}", f"http://127.0.0.1:{our_port}"
     floor_url = f"http://127.0.0.1:{floor_port}/"
-    ours_command = exporter_command(our_port, work / "ours.log", "--smoke-test.min-interval=0")
+    # The floods measure serving: the cap is as many as their connections, so none is refused.
+    # (The bursts, measure_bursts, run against the default cap.)
+    serve_all = f"--web.max-requests={settings.connections}"
+    ours_command = exporter_command(
+        our_port, work / "ours.log", "--smoke-test.min-interval=0", serve_all
+    )
     with contextlib.ExitStack() as stack:
         floor = stack.enter_context(
             server([sys.executable, "-m", "bench.floor", str(floor_port)], floor_url)
@@ -179,18 +185,6 @@ def _side_by_side(settings: Settings, work: Path, sizes: Sizes) -> _Together:
             ("ours /smoke-test, min-interval 0", "/smoke-test flood"),
         ):
             memory.append((f"after the {label}, the most of its rounds", rows[name].rss_after))
-        burst = replace(settings, rounds=1, warmup_seconds=0)
-        for name, path, headers in (
-            (
-                f"ours /metrics, {BURST_CONNECTIONS} connections, as Prometheus scrapes",
-                "/metrics",
-                PROMETHEUS_HEADERS,
-            ),
-            (f"ours /smoke-test, {BURST_CONNECTIONS} connections", "/smoke-test", ()),
-        ):
-            load = Load(name, our_base + path, ours, headers, BURST_CONNECTIONS)
-            rows[name] = measure(load, burst)
-            memory.append((f"after {name.removeprefix('ours ')}", rows[name].rss_after))
         cadence = {
             "ours": scrape_cost(
                 our_base + "/metrics", ours, PROMETHEUS_HEADERS, sizes.cadence_scrapes
@@ -212,13 +206,14 @@ def _apart(settings: Settings, work: Path) -> dict[str, Row]:
     rows: dict[str, Row] = {}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = exporter_command(port, work / "ours-default.log")
+    serve_all = f"--web.max-requests={settings.connections}"
+    command = exporter_command(port, work / "ours-default.log", serve_all)
     with drained_pipe() as stdout, server(command, base + "/-/ready", stdout=stdout) as ours:
         name = "ours /smoke-test, default min-interval"
         rows[name] = measure(Load(name, base + "/smoke-test", ours), settings)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = exporter_command(port, work / "ours-stuck.log", "--smoke-test.timeout=0.5")
+    command = exporter_command(port, work / "ours-stuck.log", "--smoke-test.timeout=0.5", serve_all)
     with stuck_pipe() as stdout, server(command, base + "/-/healthy", stdout=stdout) as ours:
         name = "ours /metrics, stdout stuck"
         rows[name] = measure(Load(name, base + "/metrics", ours), settings)
@@ -228,12 +223,14 @@ def _apart(settings: Settings, work: Path) -> dict[str, Row]:
 def run_suite(settings: Settings, work: Path, sizes: Sizes) -> Results:
     """Every measurement, in one run, with the same load settings for every target."""
     together = _side_by_side(settings, work, sizes)
-    rows = {**together.rows, **_apart(settings, work)}
+    bursts = measure_bursts(settings, work)
+    rows = {**together.rows, **bursts.rows, **_apart(settings, work)}
     return Results(
         rows=rows,
         ratios=together.ratios,
         cadence=together.cadence,
         memory=together.memory,
+        burst_memory=bursts.memory,
         delivery_p50=together.delivery[0],
         delivery_p99=together.delivery[1],
         startup_seconds=_startup(work, 3),

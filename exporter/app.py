@@ -32,6 +32,7 @@ from exporter.run.runner import Runner
 from exporter.sinks import SinkDeps
 from exporter.web.access_log import JsonAccessLogger
 from exporter.web.auth import basic_auth, extra_headers
+from exporter.web.limit import RequestLimit
 from exporter.web.middleware import OTHER, instrument, json_errors
 from exporter.web.openapi import forget_document
 from exporter.web.scrape import SharedRendering
@@ -110,11 +111,14 @@ def create_app(
         on_result=finished,
     )
     # Outermost first: headers go on every answer, and a 401 is counted like any other answer.
+    # The cap on requests in flight sits just inside the count: a refusal costs next to nothing,
+    # and it is counted as the 503 its client got.
     open_routes = [route.name for route in table if route.open]
     app = web.Application(
         middlewares=[
             *extra_headers(web_config),
             instrument,
+            RequestLimit(settings.max_requests, metrics.http_rejected),
             json_errors,
             *basic_auth(web_config, open_routes),
         ]

@@ -92,6 +92,7 @@ class Metrics:
     http_requests: Counter
     http_duration: Histogram
     http: RequestMetrics
+    http_rejected: Counter
     reload_ok: Gauge
     reload_time: Gauge
 
@@ -174,6 +175,12 @@ def create_metrics(
         http_requests=http_requests,
         http_duration=http_duration,
         http=RequestMetrics(http_requests, http_duration),
+        http_rejected=Counter(
+            p + "http_requests_rejected",
+            "HTTP requests refused with 503 at once: --web.max-requests were in flight. Each "
+            "is also counted in smoke_test_http_requests_total, with code 503.",
+            registry=registry,
+        ),
         reload_ok=Gauge(
             p + "exporter_config_last_reload_successful",
             "1 if the last reload of --config.file succeeded (or none was asked for), else 0.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from exporter.app import create_app, runner_options
 from exporter.config import Settings
 from exporter.keys import RUNNER
 from exporter.webconfig.load import load_web_config
+from tests.wait import DEADLINE, POLL
 
 CANARY = "Smoke test endpoint triggered. Logging is confirmed to be operational."
 
@@ -69,13 +71,22 @@ class Exporter:
     async def until_line(
         self, lines: Callable[[], list[dict[str, Any]]], wanted: Callable[[dict[str, Any]], bool]
     ) -> list[dict[str, Any]]:
-        """``lines()`` once one of them is ``wanted``: sink threads write after the answer."""
-        for _ in range(200):
-            found = lines()
-            if any(wanted(line) for line in found):
-                return found
-            await asyncio.sleep(0.01)
-        raise AssertionError("the line never reached the sink")
+        """``lines()`` once one of them is ``wanted``: sink threads write after the answer.
+
+        A line caught half-written (a reader can see a write half done) is read again."""
+        end = time.monotonic() + DEADLINE
+        while True:
+            try:
+                found = lines()
+            except AssertionError:
+                if time.monotonic() > end:
+                    raise
+            else:
+                if any(wanted(line) for line in found):
+                    return found
+                if time.monotonic() > end:
+                    raise AssertionError(f"the line never reached the sink within {DEADLINE:g}s")
+            await asyncio.sleep(POLL)
 
 
 StartExporter = Callable[..., Awaitable[Exporter]]

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
+from exporter.keys import RUNNER
 from exporter.web.health_json import wants_health_json
 from tests.conftest import CANARY, StartExporter
 from tests.pipes import stuck_pipe
+from tests.wait import until
 
 
 async def test_passing_smoke_test_answers_200_with_the_seed_contract(
@@ -119,7 +121,7 @@ async def test_ready_is_503_until_the_startup_run_finishes(
             assert await response.text() == (
                 "Not ready: the start-up smoke test has not finished\n"
             )
-        await asyncio.sleep(1.5)
+        await until(exporter.app[RUNNER].ready.is_set, "the start-up run ended")
         async with exporter.client.get("/-/ready") as response:
             assert response.status == 200
             assert await response.text() == "Ready\n"
@@ -162,9 +164,13 @@ async def test_callers_joining_a_run_in_flight_get_its_run_id(
 ) -> None:
     with stuck_pipe() as pipe:
         exporter = await start_exporter(stdout_fd=pipe.write_fd, timeout_seconds=0.5)
-        # The start-up run timed out on the stuck stdout; this one waits on it too.
+        # The start-up run timed out on the stuck stdout; this one waits on it too, up to its
+        # timeout after its canary was logged. The canary in the file says it has begun.
         first = asyncio.create_task(exporter.smoke())
-        await asyncio.sleep(0.2)
+        await exporter.until_line(
+            exporter.file_lines,
+            lambda line: line.get("message") == CANARY and line.get("trigger") == "http",
+        )
         second = asyncio.create_task(exporter.smoke())
         (status1, body1), (status2, body2) = await asyncio.gather(first, second)
         assert body1["run_id"] == body2["run_id"]

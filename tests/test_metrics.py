@@ -46,6 +46,7 @@ def test_every_known_series_exists_at_zero_before_any_run() -> None:
     assert value("smoke_test_log_records_dropped_total", sink="file", reason="queue_full") is None
     for handler in ("index", "smoke_test", "health_smoke_test", "metrics", "healthy", "ready"):
         assert value("smoke_test_http_request_duration_seconds_count", handler=handler) == 0
+    assert value("smoke_test_http_requests_rejected_total") == 0
     assert (
         value(
             "smoke_test_exporter_build_info",
@@ -141,6 +142,7 @@ async def test_metrics_endpoint_serves_text_format_without_running_the_smoke_tes
         "smoke_test_exporter_build_info",
         "smoke_test_http_requests",
         "smoke_test_http_request_duration_seconds",
+        "smoke_test_http_requests_rejected",
         "process_cpu_seconds",
         "python_info",
     } <= families

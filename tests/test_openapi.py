@@ -25,7 +25,9 @@ from exporter.app import create_app
 from exporter.config import Settings
 from exporter.routes import route_table
 from exporter.web import openapi
+from exporter.web.limit import RESERVE, RequestLimit
 from exporter.web.openapi import build_document
+from exporter.web.operations import ref
 from tests.conftest import Exporter, StartExporter
 from tests.integration.exporter_process import ExporterProcess, open_output
 from tests.pipes import stuck_pipe
@@ -89,8 +91,10 @@ class Spec:
         at, response = self.resolve(at)
         for name in response.get("headers", {}):
             header_at, header = self.resolve(at + pointer("headers", name))
-            assert header["required"] is True
-            assert name in headers, f"{name} missing at {at}"
+            if name not in headers:
+                # Only Retry-After is optional: on a 503 that is a refusal, not a failed run.
+                assert header["required"] is False, f"{name} missing at {at}"
+                continue
             self.validator(header_at + "/schema").validate(headers[name])
         if head:
             assert body == b""
@@ -252,6 +256,51 @@ async def test_failing_answers_match_the_document_and_the_schemas_tell_them_apar
     assert [run["status"] for run in history["runs"]] == ["fail"] * 6 + ["ok"]
     assert len(history["failures"]) == 6
     spec.check(operation("/smoke-test/history", "get", 200), headers, body)
+
+
+async def test_refusals_of_every_operation_match_the_document(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    spec = await fetch_spec(exporter)
+    # The pool and every reserve taken, as a flood takes them. The reserved routes answer
+    # without waiting, so no real request could hold their slots (test_middleware holds real
+    # requests in the pool).
+    [limit] = [m for m in exporter.app.middlewares if isinstance(m, RequestLimit)]
+    limit.in_flight = limit.max_requests
+    limit.reserved = dict.fromkeys(limit.reserved, RESERVE)
+    for path in GET_PATHS:
+        for method in ("GET", "HEAD"):
+            status, headers, body = await answer(exporter, method, path)
+            assert (status, headers["Retry-After"]) == (503, "1"), (method, path)
+            spec.check(operation(path, method.lower(), 503), headers, body, head=method == "HEAD")
+    status, headers, body = await answer(exporter, "POST", "/-/reload")
+    assert (status, headers["Retry-After"]) == (503, "1")
+    spec.check(operation("/-/reload", "post", 503), headers, body)
+    spec.check(pointer("components", "responses", "Refused"), headers, body)
+    # Where a failed run is a 503 too, the refusal's body is the Error, not the failed run.
+    status, headers, body = await answer(exporter, "GET", "/smoke-test")
+    failed = operation("/smoke-test", "get", 503) + pointer("content", "application/json")
+    [as_run, as_error] = spec.resolve(failed)[1]["schema"]["oneOf"]
+    assert spec.validator(failed + "/schema/oneOf/1").is_valid(json.loads(body))
+    assert not spec.validator(failed + "/schema/oneOf/0").is_valid(json.loads(body))
+    assert (as_run, as_error) == ({"$ref": "#/components/schemas/SmokeTestFailed"}, ref("Error"))
+    limit.in_flight, limit.reserved = 0, dict.fromkeys(limit.reserved, 0)
+
+
+def test_the_only_optional_header_is_retry_after_on_a_503_of_its_own() -> None:
+    spec = Spec(build_document(create_app(Settings(), CollectorRegistry())))
+    optional = set()
+    for path, methods in spec.document["paths"].items():
+        for method, described in methods.items():
+            for status in described["responses"]:
+                at, response = spec.resolve(operation(path, method, int(status)))
+                for name in response.get("headers", {}):
+                    if not spec.resolve(at + pointer("headers", name))[1]["required"]:
+                        optional.add((path, method, status, name))
+    # The paths whose handler answers 503 itself: a failed run, not ready yet.
+    own = ("/smoke-test", "/health/smoke-test", "/-/ready")
+    assert optional == {(path, m, "503", "Retry-After") for path in own for m in ("get", "head")}
 
 
 async def test_not_ready_answer_matches_the_document(start_exporter: StartExporter) -> None:

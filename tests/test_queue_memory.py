@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import json
 import logging
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,9 +18,10 @@ from exporter.config import LogLevel
 from exporter.logs.pipeline import QUEUE_SIZE, LogPipeline
 from exporter.metrics import create_metrics
 from exporter.sinks import Reason
-from exporter.sinks.stream import StreamSink
+from exporter.sinks.stream import StreamSink, write_all
 from tests.conftest import CANARY
 from tests.pipes import stuck_pipe
+from tests.wait import until
 
 OFFERED = 100_000
 # A realistic application line: about 200 characters of message, and two context fields.
@@ -36,6 +38,14 @@ def rss_bytes() -> int:
     gc.collect()
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * PAGE_SIZE
+
+
+def blocked_in_write(thread_name: str) -> bool:
+    """Whether the thread named ``thread_name`` is inside ``write_all``: its batch is taken whole,
+    and no line queued from now on can join it."""
+    idents = [thread.ident for thread in threading.enumerate() if thread.name == thread_name]
+    frames = sys._current_frames()
+    return any(ident in frames and frames[ident].f_code is write_all.__code__ for ident in idents)
 
 
 @contextlib.contextmanager
@@ -72,7 +82,12 @@ async def test_stuck_sink_keeps_memory_bounded_counts_drops_and_fails_the_canary
         pipeline.start()
         try:
             log.info(MESSAGE, 0, "c-00000", extra={"order_id": 0, "customer": "c-00000"})
-            await asyncio.sleep(0.2)  # the sink thread takes the first line, blocks in write()
+            # Once taken, the first line is alone in its batch only when the thread is already
+            # in write(): between its get() and write(), a line queued now would join the batch.
+            await until(
+                lambda: pipeline.waiting()["stdout"] == 0 and blocked_in_write("sink-stdout"),
+                "the sink thread took the first line and blocks in write()",
+            )
             before = rss_bytes()
             for n in range(1, OFFERED):
                 customer = f"c-{n:05d}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,12 @@ from exporter.checks import (
     RunnerReason,
     Status,
 )
+from exporter.keys import RUNNER
 from exporter.metrics import create_metrics
 from exporter.run.results import Trigger
 from exporter.run.runner import PlannedCheck, Runner
 from tests.conftest import CANARY, StartExporter
+from tests.wait import until
 
 
 def test_check_types_are_registered_by_name() -> None:
@@ -106,16 +109,19 @@ async def test_the_message_names_every_failed_check_in_order() -> None:
 
 
 async def test_a_caller_that_goes_away_does_not_cancel_the_shared_run() -> None:
+    started = asyncio.Event()
     release = asyncio.Event()
 
     async def slow(run: RunInfo) -> CheckResult:
+        started.set()
         await release.wait()
         return CheckResult(Status.OK)
 
     runner, registry = make_runner({"slow": slow})
     first = asyncio.create_task(runner.run(Trigger.HTTP))
     second = asyncio.create_task(runner.run(Trigger.HTTP))
-    await asyncio.sleep(0.05)
+    # Both callers have joined by then: the run's task was queued behind the second caller.
+    await until(started.is_set, "the shared run started its check")
     first.cancel()
     release.set()
     result = await second
@@ -125,25 +131,28 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_shared_run() -> None:
 
 async def test_a_hung_check_fails_with_timeout_inside_its_timeout_while_the_others_pass() -> None:
     never = asyncio.Event()
-    seen: list[RunInfo] = []
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[RunInfo, float]] = []
 
     async def hung(run: RunInfo) -> CheckResult:
         await never.wait()
         return CheckResult(Status.OK)
 
     async def healthy(run: RunInfo) -> CheckResult:
-        seen.append(run)
+        seen.append((run, loop.time()))
         return CheckResult(Status.OK)
 
     runner, registry = make_runner({"hung": hung, "healthy": healthy}, timeout_seconds=0.2)
-    loop = asyncio.get_running_loop()
     started = loop.time()
     result = await runner.run(Trigger.HTTP)
     elapsed = loop.time() - started
     # The run ends when the hung check's timeout does: not before, and not long after.
     assert 0.2 <= elapsed < 1.0
-    assert [run.timeout_seconds for run in seen] == [0.2]
-    assert seen[0].deadline == pytest.approx(started + 0.2, abs=0.05)
+    [(run, called_at)] = seen
+    assert run.timeout_seconds == 0.2
+    # The deadline is the timeout counted from the check's start: after the run began, and no
+    # later than the check was called.
+    assert started + 0.2 <= run.deadline <= called_at + 0.2
     body = result.body()
     assert body["status"] == "fail"
     assert body["message"] == "Smoke test failed: check hung failed: no result within 0.2s"
@@ -188,14 +197,22 @@ async def test_a_timeout_error_of_the_check_itself_is_an_exception_not_a_timeout
 
 
 async def test_checks_of_one_run_run_concurrently() -> None:
-    async def sleepy(run: RunInfo) -> CheckResult:
-        await asyncio.sleep(0.2)
+    running = 0
+    all_running = asyncio.Event()
+
+    async def waits_for_the_others(run: RunInfo) -> CheckResult:
+        nonlocal running
+        running += 1
+        if running == 5:
+            all_running.set()
+        await all_running.wait()
         return CheckResult(Status.OK)
 
-    runner, _ = make_runner({f"c{i}": sleepy for i in range(5)})
+    runner, _ = make_runner({f"c{i}": waits_for_the_others for i in range(5)}, timeout_seconds=5)
     result = await runner.run(Trigger.HTTP)
-    # One after another they would take a second.
-    assert result.duration_seconds < 0.6
+    # One after another, the first would wait for the other four until its timeout.
+    assert result.ok, result.message
+    assert running == 5
 
 
 async def test_a_warning_passes_the_run_and_shows_in_the_status_gauge() -> None:
@@ -231,18 +248,40 @@ async def test_a_warning_passes_the_run_and_shows_in_the_status_gauge() -> None:
 
 
 async def test_schedule_runs_every_interval(start_exporter: StartExporter) -> None:
-    exporter = await start_exporter(interval_seconds=0.2)
-    await asyncio.sleep(0.9)
-    scheduled = exporter.sample("smoke_test_runs_total", trigger="schedule")
-    assert 2 <= scheduled <= 5
+    interval = 0.2
+    exporter = await start_exporter(interval_seconds=interval)
+    runner = exporter.app[RUNNER]
+    await until(
+        lambda: exporter.sample("smoke_test_runs_total", trigger="schedule") >= 4,
+        "four scheduled runs",
+    )
+    async with runner.between_runs():  # no run in flight: every run's canary is on disk
+        scheduled = exporter.sample("smoke_test_runs_total", trigger="schedule")
+        canaries = [line for line in exporter.file_lines() if line.get("trigger") == "schedule"]
+        runs = runner.history.runs[::-1]  # oldest first
     assert exporter.sample("smoke_test_runs_total", trigger="startup") == 1
-    canaries = [line for line in exporter.file_lines() if line.get("trigger") == "schedule"]
     assert len(canaries) == scheduled
+    assert [run.trigger for run in runs] == ["startup"] + ["schedule"] * int(scheduled)
+    # The k-th scheduled run keeps to its slot, k intervals after the start-up run ended: never
+    # before it, and never a whole interval after it (that tick would have been skipped).
+    startup = runs[0]
+    ended = datetime.fromisoformat(startup.time).timestamp() + startup.duration_seconds
+    for k, run in enumerate(runs[1:], start=1):
+        late = datetime.fromisoformat(run.time).timestamp() - (ended + k * interval)
+        assert 0 <= late < interval, (k, late)
+
+
+def schedules_running() -> int:
+    """How many unfinished tasks of this loop run Runner.schedule."""
+    code = Runner.schedule.__code__
+    return sum(getattr(task.get_coro(), "cr_code", None) is code for task in asyncio.all_tasks())
 
 
 async def test_interval_zero_runs_only_at_startup(start_exporter: StartExporter) -> None:
     exporter = await start_exporter(interval_seconds=0)
-    await asyncio.sleep(0.3)
+    # The app started the schedule before the start-up run; with no interval it ends after
+    # that run, so no scheduled run can ever come.
+    await until(lambda: schedules_running() == 0, "the schedule ended after the start-up run")
     assert exporter.sample("smoke_test_runs_total", trigger="startup") == 1
     assert exporter.sample("smoke_test_runs_total", trigger="schedule") == 0
     assert exporter.sample("smoke_test_interval_seconds") == 0

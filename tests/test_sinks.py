@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from exporter.config import LogLevel
+from exporter.keys import LOGS
 from tests.conftest import CANARY, Exporter, StartExporter
 from tests.disks import tiny_filesystem
 from tests.pipes import stuck_pipe
+from tests.wait import until
 
 # Only canaries reach the sinks at this level, which makes sink-error counts exact.
 QUIET = {"log_level": LogLevel.ERROR}
@@ -169,8 +171,11 @@ async def test_stuck_stdout_times_out_while_metrics_still_answer_then_recovers(
     with stuck_pipe() as pipe:
         exporter = await start_exporter(stdout_fd=pipe.write_fd, timeout_seconds=1.0, **QUIET)
         before = file_errors(exporter, "timeout", sink="stdout")
+        waiting = exporter.app[LOGS].waiting
+        # Only canaries reach stdout: the start-up one is stuck in write(), none is queued.
+        await until(lambda: waiting()["stdout"] == 0, "stdout took the start-up canary")
         smoke = asyncio.create_task(exporter.smoke())
-        await asyncio.sleep(0.1)
+        await until(lambda: waiting()["stdout"] == 1, "the run's canary waits for stdout")
         # The run is waiting on stdout; the event loop is not.
         async with exporter.client.get("/metrics") as response:
             assert response.status == 200

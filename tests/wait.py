@@ -17,3 +17,12 @@ async def until(condition: Callable[[], bool], what: str, deadline: float = DEAD
         if time.monotonic() > end:
             raise AssertionError(f"not within {deadline:g}s: {what}")
         await asyncio.sleep(POLL)
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
+    """``until`` for a test without an event loop: the same deadline, a blocking poll."""
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline:g}s: {what}")
+        time.sleep(POLL)

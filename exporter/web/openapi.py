@@ -13,8 +13,7 @@ from exporter.checks import CHECK_TYPES, CheckType, Status
 from exporter.keys import RELOADER, ROUTES
 from exporter.run.history import HISTORY_SIZE
 from exporter.run.results import Trigger
-from exporter.web.middleware import MAX_BODY_BYTES
-from exporter.web.operations import Schema, error, ref
+from exporter.web.operations import Schema, ref, shared_headers, shared_responses, with_refusals
 
 OPENAPI_VERSION = "3.1.0"
 # Built at an app's first request for it and kept until a reload changes its checks.
@@ -37,20 +36,14 @@ def forget_document(app: web.Application) -> None:
 def build_document(app: web.Application) -> Schema:
     """Every route of ``app``'s table (GET ones with their HEAD), described by route name."""
     paths: dict[str, Schema] = {}
-    too_large = {"413": ref("PayloadTooLarge", "responses")}
     for route in app[ROUTES]:
-        main = route.operation()
+        main = with_refusals(route.operation())
         operations = {route.method.lower(): main}
         if route.method == "GET":
             operations["head"] = _as_head(main)
         path = paths.setdefault(route.path, {})
         for method, operation in operations.items():
-            responses = {**operation["responses"], **too_large}
-            path[method] = {
-                "operationId": f"{method}_{route.name}",
-                **operation,
-                "responses": responses,
-            }
+            path[method] = {"operationId": f"{method}_{route.name}", **operation}
     checks = {spec.name: spec.type for spec in app[RELOADER].live.plan.checks}
     return {
         "openapi": OPENAPI_VERSION,
@@ -60,26 +53,14 @@ def build_document(app: web.Application) -> Schema:
             "description": "Proves that a service is up and that its logging reaches every sink. "
             "Every endpoint answers GET and HEAD but /-/reload, which takes POST; any other "
             "method gets 405 (MethodNotAllowed) and an unknown path 404 (NotFound), both with "
-            "the Error body.",
+            "the Error body. Any endpoint answers 503 with Retry-After and the Error body "
+            "while --web.max-requests requests are in flight.",
         },
         "paths": paths,
         "components": {
             "schemas": _schemas(checks),
-            "headers": {
-                "NoStore": {"required": True, "schema": {"const": "no-store"}},
-                "Allow": {"required": True, "schema": {"type": "string"}},
-            },
-            "responses": {
-                "NotFound": error("No endpoint at this path."),
-                "MethodNotAllowed": error(
-                    "The path does not take this method.",
-                    headers={"Allow": ref("Allow", "headers")},
-                ),
-                "PayloadTooLarge": error(
-                    f"A request body of more than {MAX_BODY_BYTES} bytes, or any chunked one: "
-                    "no endpoint takes a body, and none is read."
-                ),
-            },
+            "headers": shared_headers(),
+            "responses": shared_responses(),
         },
     }
 

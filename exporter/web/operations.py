@@ -1,4 +1,5 @@
-"""The OpenAPI operation of each endpoint: what it answers, by status and media type."""
+"""The OpenAPI operation of each endpoint, what it answers by status and media type, and the
+answers every endpoint shares: the errors of the web layer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from exporter.run.history import HISTORY_SIZE
 from exporter.web.health_json import MEDIA_TYPE as HEALTH_JSON
+from exporter.web.limit import RETRY_AFTER_SECONDS
+from exporter.web.middleware import MAX_BODY_BYTES
 
 Schema = dict[str, Any]
 TEXT = {"text/plain": {"type": "string"}}
@@ -31,6 +34,70 @@ def error(description: str, headers: Schema | None = None) -> Schema:
     """A response carrying the Error body."""
     answer = response(description, {"application/json": ref("Error")})
     return {**answer, "headers": headers} if headers else answer
+
+
+def shared_headers() -> dict[str, Schema]:
+    """The header components."""
+    retry_after = {"schema": {"const": str(RETRY_AFTER_SECONDS)}}
+    return {
+        "NoStore": {"required": True, "schema": {"const": "no-store"}},
+        "Allow": {"required": True, "schema": {"type": "string"}},
+        "RetryAfter": {"required": True, **retry_after},
+        "RetryAfterIfRefused": {
+            "required": False,
+            "description": "Only on a refusal: too many requests were in flight.",
+            **retry_after,
+        },
+    }
+
+
+def shared_responses() -> dict[str, Schema]:
+    """The response components: the errors any endpoint may answer."""
+    return {
+        "NotFound": error("No endpoint at this path."),
+        "MethodNotAllowed": error(
+            "The path does not take this method.", headers={"Allow": ref("Allow", "headers")}
+        ),
+        "PayloadTooLarge": error(
+            f"A request body of more than {MAX_BODY_BYTES} bytes, or any chunked one: "
+            "no endpoint takes a body, and none is read."
+        ),
+        "Refused": error(
+            "--web.max-requests requests were in flight: refused at once; try again after "
+            "Retry-After seconds. /metrics and the probes have a few slots of their own beyond.",
+            headers={
+                "Retry-After": ref("RetryAfter", "headers"),
+                "Cache-Control": ref("NoStore", "headers"),
+            },
+        ),
+    }
+
+
+def with_refusals(operation: Schema) -> Schema:
+    """``operation`` with the answers any request may get before its handler: 413 for a body,
+    503 when too many requests are in flight (merged into the operation's own 503)."""
+    responses = {**operation["responses"], "413": ref("PayloadTooLarge", "responses")}
+    own = responses.get("503")
+    if own is None:
+        responses["503"] = ref("Refused", "responses")
+    else:
+        # One status has one response object: the Error body is the JSON alternative (its
+        # closed schema and the others' never match the same body), Retry-After comes with it.
+        content = dict(own["content"])
+        json = content.get("application/json", {}).get("schema")
+        either = ref("Error") if json is None else {"oneOf": [json, ref("Error")]}
+        content["application/json"] = {"schema": either}
+        responses["503"] = {
+            **own,
+            "description": f"{own['description']} Or, with Retry-After and the Error body: "
+            "refused, as too many requests were in flight.",
+            "headers": {
+                **own.get("headers", {}),
+                "Retry-After": ref("RetryAfterIfRefused", "headers"),
+            },
+            "content": content,
+        }
+    return {**operation, "responses": responses}
 
 
 def smoke_test() -> Schema:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.wait import wait_until
+
 SCRIPT = str(Path(sys.executable).parent / "smoke-test-exporter")
 
 
@@ -32,6 +34,31 @@ def lines(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     assert text == "" or text.endswith("\n"), f"partial line in {path}: {text[-80:]!r}"
     return [json.loads(line) for line in text.splitlines()]
+
+
+def finished_text(path: Path) -> str:
+    """The lines of ``path`` that its writer has finished, for a test polling a log still being
+    written: a reader can catch a write half done, so a last partial line is left out."""
+    data = path.read_bytes() if path.exists() else b""
+    return data[: data.rfind(b"\n") + 1].decode("utf-8")
+
+
+def finished_lines(path: Path) -> list[dict[str, Any]]:
+    """The finished lines of a JSON log, parsed."""
+    return [json.loads(line) for line in finished_text(path).splitlines()]
+
+
+def lines_once_whole(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSON log that runs may be writing to, read when its last line is whole
+    (a line being written is, in microseconds); a partial line that stays fails."""
+    read = [b""]
+
+    def whole() -> bool:
+        read[0] = path.read_bytes()
+        return read[0][-1:] in (b"", b"\n")
+
+    wait_until(whole, f"{path} ends with a whole line")
+    return [json.loads(line) for line in read[0].decode("utf-8").splitlines()]
 
 
 class ExporterProcess:
@@ -60,10 +87,9 @@ class ExporterProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"exporter exited {self.process.returncode}: {self.stderr}")
-            if announce.exists():
-                for line in announce.read_text().splitlines():
-                    if line.endswith("}") and json.loads(line).get("message") == "Listening":
-                        return str(json.loads(line)["urls"][0])
+            for line in finished_text(announce).splitlines():
+                if line.endswith("}") and json.loads(line).get("message") == "Listening":
+                    return str(json.loads(line)["urls"][0])
             time.sleep(0.05)
         raise AssertionError(f"no Listening line in {announce} within {timeout}s")
 

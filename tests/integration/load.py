@@ -280,6 +280,11 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[key]
 
 
+def counted(samples: Samples, name: str, **labels: str) -> float:
+    """A counter's value; 0 for a labelled series not yet created (made at its first count)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
 def total(samples: Samples, name: str) -> float:
     """The sum of ``name`` over all its label sets."""
     return sum(v for (n, _), v in samples.items() if n == name)

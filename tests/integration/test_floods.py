@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from tests.integration.load import (
     ROTATE_LUA,
     SOAK_LUA,
     Wrk,
+    counted,
     ensure_fd_limit,
     established,
     messages,
@@ -45,6 +49,9 @@ SINKS = ("stdout", "file")
 # The access-log cap the flood runs under: low enough that any machine's flood exceeds it.
 ACCESS_CAP = 300
 FLOOD_CONNECTIONS = 50
+# The floods below test serving, not refusing: with a slow run every connection can end up
+# waiting on it, so the cap is as many as the flood's connections (the default, 40, is less).
+SERVE_EVERY_CONNECTION = f"--web.max-requests={FLOOD_CONNECTIONS}"
 
 # 1 000 connections at once, a third each on /metrics (gzip'd: each shared rendering is
 # compressed once, in the event loop), /smoke-test and /-/healthy. Measured on 2 CPUs when
@@ -61,6 +68,18 @@ BURST_RETAINED_MIB = 96
 
 SOAK_REQUESTS = 100_000
 SOAK_RSS_DRIFT_MIB = 10  # the issue's bound
+
+REJECTED = "smoke_test_http_requests_rejected_total"
+# What a refused request gets at the default cap.
+REFUSAL = {
+    "status": 503,
+    "error": "Service Unavailable",
+    "message": "40 requests are in flight, the most --web.max-requests allows; retry in 1 s",
+}
+# The liveness probe during a burst: Kubernetes' default timeout is 1 s; this allows a loaded
+# machine ten times that, and fails on no answer.
+PROBE_TIMEOUT = 10.0
+PROBE_EVERY = 0.02
 
 # Shutdown under load, below the access-log cap: ~200 requests a second.
 SHUTDOWN_RATE = 200
@@ -91,6 +110,7 @@ def test_a_wrk_flood_on_every_endpoint_is_no_fault_and_the_access_log_is_capped(
         f"--log.file={log_file}",
         "--smoke-test.interval=1",
         f"--log.access-max-per-second={ACCESS_CAP}",
+        SERVE_EVERY_CONNECTION,
     )
     wait_ready(exporter)
     before = total(scrape(exporter), HTTP_REQUESTS)
@@ -154,6 +174,7 @@ def test_a_flood_of_smoke_tests_is_answered_from_cache_and_does_not_flood_the_si
         f"--smoke-test.min-interval={min_interval:g}",
         "--smoke-test.interval=0",
         "--log.access=false",
+        SERVE_EVERY_CONNECTION,
     )
     wait_ready(exporter)
 
@@ -200,7 +221,8 @@ async def test_concurrent_callers_share_one_run_without_a_min_interval(
     start: Start, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "exporter.log"
-    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0")  # min-interval 0
+    # min-interval 0; no cap, so that all the callers join runs
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0", "--web.max-requests=0")
     callers = 500
     async with aiohttp.ClientSession(
         exporter.url, connector=aiohttp.TCPConnector(limit=callers)
@@ -246,47 +268,75 @@ def _tasks(exporter: ExporterProcess) -> float:
     raise AssertionError("no smoke_test_exporter_tasks on /metrics")
 
 
-async def _burst(url: str) -> Counter[int]:
-    """BURST requests at once, each on its own connection; returns the status counts."""
-    paths = ("/metrics", "/smoke-test", "/-/healthy")
-    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=BURST)) as session:
+@dataclass(frozen=True)
+class Answer:
+    """One answer of a burst."""
 
-        async def get(n: int) -> int:
-            async with session.get(paths[n % len(paths)]) as response:
-                await response.read()
-                return response.status
+    status: int
+    retry_after: str | None
+    body: bytes
 
-        # The exporter's open connections, counted all through the burst: at its peak all of
-        # them are open at once, so they really were 1 000. (Its descriptors, read after the
-        # burst, show fewer on a slow machine: the server closes a connection 5 s after its
-        # answer, and the burst can take longer than that.)
-        port = URL(url).port
-        assert port is not None
-        done = threading.Event()
-        counts: list[int] = []
 
-        def watch() -> None:
-            while not done.wait(0.005):
-                counts.append(established(port))
+async def _exchange(host: str, port: int, path: str) -> tuple[Answer, asyncio.StreamWriter]:
+    """One GET on a connection of its own, answered (every answer has a Content-Length); the
+    connection is left open, as a client that keeps it alive leaves it."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    body = await reader.readexactly(int(headers["content-length"]))
+    return Answer(int(status_line.split()[1]), headers.get("retry-after"), body), writer
 
-        watcher = threading.Thread(target=watch)
-        watcher.start()
-        began = time.monotonic()
-        try:
-            statuses = Counter(await asyncio.gather(*(get(n) for n in range(BURST))))
-        finally:
-            done.set()
-            watcher.join()
-        took = time.monotonic() - began
-        assert max(counts) == BURST, f"the burst took {took:.2f}s: {statuses}"
-    return statuses
+
+async def _burst(url: str, paths: Sequence[str], alongside: int = 0) -> list[Answer]:
+    """BURST requests at once, each on its own connection, to ``paths`` in turn; at most
+    ``alongside`` other connections to the exporter are open meanwhile."""
+    # The exporter's open connections, counted all through the burst: at its peak all of them
+    # are open at once, so they really were 1 000. (Its descriptors, read after the burst, show
+    # fewer on a slow machine: the server closes a connection 5 s after its answer, and the
+    # burst can take longer than that.) Each is a bare connection with its request written at
+    # once: little work per connection here, so that all are open before the server closes the
+    # first it answered, even on a loaded machine.
+    host, port = URL(url).host, URL(url).port
+    assert host is not None
+    assert port is not None
+    done = threading.Event()
+    counts: list[int] = []
+
+    def watch() -> None:
+        while not done.wait(0.005):
+            counts.append(established(port))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    began = time.monotonic()
+    try:
+        exchanges = await asyncio.gather(
+            *(_exchange(host, port, paths[n % len(paths)]) for n in range(BURST))
+        )
+    finally:
+        done.set()
+        watcher.join()
+    took = time.monotonic() - began
+    answers = [answer for answer, _ in exchanges]
+    for _, writer in exchanges:
+        writer.close()
+    statuses = Counter(answer.status for answer in answers)
+    peak = max(counts)
+    assert BURST <= peak <= BURST + alongside, f"the burst took {took:.2f}s: {statuses}"
+    return answers
 
 
 async def test_a_thousand_connections_at_once_are_all_answered_and_leave_nothing_behind(
     start: Start, tmp_path: Path
 ) -> None:
     ensure_fd_limit(4 * BURST)  # this process's 1 000 sockets, and the exporter's
-    exporter = start(f"--log.file={tmp_path / 'exporter.log'}", "--smoke-test.interval=1")
+    # No cap: every request is served, and what a burst leaves behind is all its own.
+    exporter = start(
+        f"--log.file={tmp_path / 'exporter.log'}",
+        "--smoke-test.interval=1",
+        "--web.max-requests=0",
+    )
     pid = exporter.process.pid
     async with aiohttp.ClientSession(exporter.url) as session:
         await _until_ready(session)
@@ -297,9 +347,10 @@ async def test_a_thousand_connections_at_once_are_all_answered_and_leave_nothing
     fds_idle, rss_idle = open_fds(pid), rss_mib(pid)
     tasks_idle = _tasks(exporter)
 
-    statuses = await _burst(exporter.url)
+    answers = await _burst(exporter.url, ("/metrics", "/smoke-test", "/-/healthy"))
 
-    assert statuses == {200: BURST}  # every answer 2xx: the sinks are healthy, so no 503
+    # Every answer 2xx: the sinks are healthy and nothing is capped, so no 503.
+    assert Counter(answer.status for answer in answers) == {200: BURST}
     peak = peak_rss_mib(pid)
     assert peak < BURST_PEAK_RSS_MIB
     # The client closed its connections: the exporter closes its ends, and with them the
@@ -324,10 +375,71 @@ async def test_a_thousand_connections_at_once_are_all_answered_and_leave_nothing
     )
 
 
+async def test_a_burst_on_smoke_test_is_served_or_refused_while_liveness_answers_throughout(
+    start: Start, tmp_path: Path
+) -> None:
+    ensure_fd_limit(4 * BURST)
+    # The default cap, 40; min-interval 0 (the fixture's), so each request runs or joins a run.
+    exporter = start(f"--log.file={tmp_path / 'exporter.log'}", "--smoke-test.interval=0")
+    async with aiohttp.ClientSession(exporter.url) as session:
+        await _until_ready(session)
+    before = await asyncio.to_thread(scrape, exporter)
+    probes: list[tuple[float, int]] = []  # when each answer came, and its status
+    burst_done = asyncio.Event()
+
+    async def probe() -> None:
+        # A new connection each time, as the kubelet's and Docker's probes make.
+        async with aiohttp.ClientSession(
+            exporter.url,
+            connector=aiohttp.TCPConnector(force_close=True),
+            timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT),
+        ) as session:
+            while not burst_done.is_set():
+                async with session.get("/-/healthy") as response:
+                    await response.read()
+                    probes.append((time.monotonic(), response.status))
+                await asyncio.sleep(PROBE_EVERY)
+
+    prober = asyncio.create_task(probe())
+    began = time.monotonic()
+    try:
+        answers = await _burst(exporter.url, ("/smoke-test",), alongside=1)  # the probe's
+    finally:
+        ended = time.monotonic()
+        burst_done.set()
+        await prober
+    after = await asyncio.to_thread(scrape, exporter)
+
+    assert {status for _, status in probes} == {200}
+    assert any(began <= at <= ended for at, _ in probes), "no probe answered during the burst"
+    served = [answer for answer in answers if answer.status == 200]
+    refused = [answer for answer in answers if answer.status != 200]
+    assert {json.loads(answer.body)["status"] for answer in served} == {"ok"}
+    assert {(a.status, a.retry_after) for a in refused} == {(503, "1")}
+    assert [json.loads(a.body) for a in refused] == [REFUSAL] * len(refused)
+    # Each refusal counted once, and as the 503 its client got; no run failed.
+    assert counted(after, REJECTED) - counted(before, REJECTED) == len(refused)
+    for code, answered in (("503", refused), ("200", served)):
+        labels = {"handler": "smoke_test", "method": "GET", "code": code}
+        assert counted(after, HTTP_REQUESTS, **labels) - counted(
+            before, HTTP_REQUESTS, **labels
+        ) == len(answered)
+    assert value(after, "smoke_test_failures_total", trigger="http") == 0
+    assert await asyncio.to_thread(exporter.stop) == 0
+    print(
+        f"capped burst: {len(served)} served, {len(refused)} refused in {ended - began:.2f}s; "
+        f"{len(probes)} liveness probes, all 200"
+    )
+
+
 def test_a_soak_of_hostile_requests_keeps_memory_and_the_series_set_flat(
     start: Start, tmp_path: Path
 ) -> None:
-    exporter = start(f"--log.file={tmp_path / 'exporter.log'}", "--smoke-test.interval=1")
+    exporter = start(
+        f"--log.file={tmp_path / 'exporter.log'}",
+        "--smoke-test.interval=1",
+        SERVE_EVERY_CONNECTION,
+    )
     wait_ready(exporter)
     pid = exporter.process.pid
     # The warm-up walks every path kind, method and header profile in turn, so every series a
@@ -386,7 +498,8 @@ async def test_sigterm_under_load_keeps_the_access_line_of_every_answered_reques
     start: Start, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "exporter.log"
-    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=1")
+    # The client keeps up to 100 requests in flight (aiohttp's connection limit): all served.
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=1", "--web.max-requests=0")
     answered: dict[int, int] = {}
     failed: Counter[str] = Counter()
     sigterm_at = exited_at = 0.0

@@ -13,6 +13,7 @@ from typing import Any
 
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess, lines
+from tests.wait import wait_until
 
 REJECTED = "Rejected a malformed HTTP request"
 MAX_ERROR_CHARS = 200  # exporter.web.access_log.MAX_ERROR_CHARS
@@ -244,11 +245,12 @@ def drip(exporter: ExporterProcess, seconds: float, outcome: dict[str, Any]) -> 
     with connect(exporter, timeout=1) as sock:
         began = time.monotonic()
         outcome["answered"] = b""
-        for byte in request:
+        for sent, byte in enumerate(request, start=1):
             if time.monotonic() - began > seconds:
                 return
             try:
                 sock.sendall(bytes([byte]))
+                outcome["sent"] = sent
                 data = sock.recv(65536)  # waits up to the 1 s timeout: the pace of the drip
             except TimeoutError:
                 continue
@@ -267,7 +269,7 @@ def test_a_slow_drip_client_does_not_hold_up_other_requests(start: Start) -> Non
     dripping = threading.Thread(target=drip, args=(exporter, 4.0, outcome))
     dripping.start()
     try:
-        time.sleep(0.5)
+        wait_until(lambda: outcome.get("sent", 0) >= 1, "the drip's first byte is sent")
         slowest = 0.0
         for path in ("/-/healthy", "/metrics", "/smoke-test", "/-/ready") * 5:
             began = time.monotonic()

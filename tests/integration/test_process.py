@@ -13,8 +13,9 @@ from pathlib import Path
 
 from tests.conftest import CANARY
 from tests.integration.conftest import Start
-from tests.integration.exporter_process import SCRIPT, lines
+from tests.integration.exporter_process import SCRIPT, finished_lines, lines
 from tests.pipes import stuck_pipe
+from tests.wait import wait_until
 
 
 def test_serves_the_smoke_test_and_stops_cleanly_on_sigterm(start: Start, tmp_path: Path) -> None:
@@ -217,9 +218,24 @@ def test_sigterm_lets_a_request_in_flight_finish(start: Start, tmp_path: Path) -
             stdout=pipe.write_fd,
             announce=log_file,
         )
+        # The request starts a run of its own once the start-up run, stuck too, has failed.
+        wait_until(
+            lambda: any(
+                line["level"] == "WARNING" and line.get("trigger") == "startup"
+                for line in finished_lines(log_file)
+            ),
+            "the start-up run failed",
+        )
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(exporter.get, "/smoke-test")
-            time.sleep(0.5)  # the run now waits on the stuck stdout
+            # Its canary is in the file: the run has begun, and waits on the stuck stdout.
+            wait_until(
+                lambda: any(
+                    line["message"] == CANARY and line.get("trigger") == "http"
+                    for line in finished_lines(log_file)
+                ),
+                "the request's run logged its canary",
+            )
             exporter.process.send_signal(signal.SIGTERM)
             response = in_flight.result(timeout=10)
         assert response.status == 503
