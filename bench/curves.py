@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -105,8 +106,17 @@ def _exporter(work: Path, checks: Sequence[dict[str, Any]]) -> Iterator[tuple[st
 
 
 def _run(base: str) -> dict[str, Any]:
-    with urllib.request.urlopen(base + "/smoke-test", timeout=30) as response:
-        body: dict[str, Any] = json.load(response)
+    """One run's answer. A failed run (503) still ran, and its wall time and CPU count: it is
+    measured like a passing one, and named on stderr, so a loaded machine's timeouts show."""
+    try:
+        with urllib.request.urlopen(base + "/smoke-test", timeout=30) as response:
+            body: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code != 503:
+            raise
+        body = json.load(error)
+        failed = sorted(name for name, c in body["checks"].items() if c["status"] == "fail")
+        print(f"bench: a run of {base} failed: {', '.join(failed)}", file=sys.stderr)
     return body
 
 

@@ -176,7 +176,7 @@ its `Accept` header, which asks for OpenMetrics first. Ours answers it in OpenMe
 blackbox_exporter (client_golang without OpenMetrics turned on) in the text format.
 Ours is started as users start it: the console script, JSON logs to stdout (a pipe a reader
 drains, as a container runtime does) and to `--log.file`; for the floods with
-`--web.max-requests={settings.connections}`, so that every request is served. The floor is a
+`--web.max-requests=0`, so that every request is served. The floor is a
 minimal aiohttp app in the same Python answering a 100-byte JSON. The peer is Debian's
 `prometheus-blackbox-exporter`; its `/probe` runs the `http_2xx` module against a static page
 served from CPU 1. Log delivery is the file sink's time from the canary's emit to its

@@ -30,6 +30,8 @@ from bench.runs import (
 )
 from bench.stdout import drained_pipe, stuck_pipe
 
+# Ours in the floods: none of their requests may be refused, whatever a run's length.
+NO_CAP = "--web.max-requests=0"
 BLACKBOX_CONFIG = """modules:
   http_2xx:
     prober: http
@@ -136,11 +138,10 @@ def _side_by_side(settings: Settings, work: Path, sizes: Sizes) -> _Together:
     blackbox += [f"--web.listen-address=127.0.0.1:{bb_port}"]
     bb_base, our_base = f"http://127.0.0.1:{bb_port}", f"http://127.0.0.1:{our_port}"
     floor_url = f"http://127.0.0.1:{floor_port}/"
-    # The floods measure serving: the cap is as many as their connections, so none is refused.
-    # (The bursts, measure_bursts, run against the default cap.)
-    serve_all = f"--web.max-requests={settings.connections}"
+    # The floods measure serving, so none may be refused: no cap. (The bursts, measure_bursts,
+    # run against the default cap.)
     ours_command = exporter_command(
-        our_port, work / "ours.log", "--smoke-test.min-interval=0", serve_all
+        our_port, work / "ours.log", "--smoke-test.min-interval=0", NO_CAP
     )
     with contextlib.ExitStack() as stack:
         floor = stack.enter_context(
@@ -206,14 +207,13 @@ def _apart(settings: Settings, work: Path) -> dict[str, Row]:
     rows: dict[str, Row] = {}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    serve_all = f"--web.max-requests={settings.connections}"
-    command = exporter_command(port, work / "ours-default.log", serve_all)
+    command = exporter_command(port, work / "ours-default.log", NO_CAP)
     with drained_pipe() as stdout, server(command, base + "/-/ready", stdout=stdout) as ours:
         name = "ours /smoke-test, default min-interval"
         rows[name] = measure(Load(name, base + "/smoke-test", ours), settings)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = exporter_command(port, work / "ours-stuck.log", "--smoke-test.timeout=0.5", serve_all)
+    command = exporter_command(port, work / "ours-stuck.log", "--smoke-test.timeout=0.5", NO_CAP)
     with stuck_pipe() as stdout, server(command, base + "/-/healthy", stdout=stdout) as ours:
         name = "ours /metrics, stdout stuck"
         rows[name] = measure(Load(name, base + "/metrics", ours), settings)
