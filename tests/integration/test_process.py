@@ -21,6 +21,14 @@ from tests.wait import wait_until
 def test_serves_the_smoke_test_and_stops_cleanly_on_sigterm(start: Start, tmp_path: Path) -> None:
     log_file = tmp_path / "exporter.log"
     exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0")
+    # It serves before its start-up run has ended: a request then would join that run.
+    polls = []
+
+    def ready() -> bool:
+        polls.append(exporter.get("/-/ready").status)
+        return polls[-1] == 200
+
+    wait_until(ready, "the start-up run ended")
     response = exporter.get("/smoke-test")
     assert response.status == 200
     body = response.json()
@@ -41,7 +49,12 @@ def test_serves_the_smoke_test_and_stops_cleanly_on_sigterm(start: Start, tmp_pa
         ]
         assert records[-2]["signal"] == "SIGTERM"
         access = [r for r in records if r["logger"] == "aiohttp.access"]
-        assert [a["path"] for a in access] == ["/smoke-test", "/-/healthy", "/-/ready"]
+        assert [(a["path"], a["status"]) for a in access] == [
+            *(("/-/ready", status) for status in polls),
+            ("/smoke-test", 200),
+            ("/-/healthy", 200),
+            ("/-/ready", 200),
+        ]
 
 
 def test_sigint_is_a_clean_stop_too(start: Start) -> None:
