@@ -80,9 +80,13 @@ class ExporterProcess:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
             )
-        self.url = self._wait_for_url(announce)
+        try:
+            self.url = self._wait_for_url(announce)
+        except BaseException:
+            self.kill()  # no fixture knows of it yet
+            raise
 
-    def _wait_for_url(self, announce: Path, timeout: float = 15) -> str:
+    def _wait_for_url(self, announce: Path, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,9 @@ from tests.pipes import stuck_pipe
 
 INTERVAL = 0.5
 # Without access lines, each failed run puts exactly two records through a sink (its canary
-# and its WARNING), and a passing run one: sink-error counts become exact.
-FLAGS = (f"--smoke-test.interval={INTERVAL}", "--log.access=false")
+# and its WARNING), and a passing run one: sink-error counts become exact. The faults fail a
+# canary at once; the timeout is long, so a sink thread a busy machine holds up is no timeout.
+FLAGS = (f"--smoke-test.interval={INTERVAL}", "--log.access=false", "--smoke-test.timeout=10")
 HOLD_RUNS = 3  # at least this many scheduled and this many HTTP runs while a fault holds
 HISTORY_SIZE = 50
 ENOSPC = "[Errno 28] No space left on device"
@@ -106,13 +108,13 @@ class Cause:
 
 
 def scrape(exporter: ExporterProcess) -> Scrape:
-    response = exporter.get("/metrics", timeout=2)
+    response = exporter.get("/metrics")
     assert response.status == 200
     return Scrape(response.body.decode())
 
 
 def assert_healthy(exporter: ExporterProcess) -> None:
-    response = exporter.get("/-/healthy", timeout=2)
+    response = exporter.get("/-/healthy")
     assert (response.status, response.body) == (200, b"Healthy\n")
 
 
@@ -129,48 +131,57 @@ def file_confirmed_each_run(now: Scrape) -> str | None:
     return f"the file confirmed {confirmed:g} canaries, {runs:g} runs have ended"
 
 
+History = list[dict[str, Any]]
+
+
+def early_in_its_interval(runs: History) -> str | None:
+    """Whether the next scheduled run is a fifth of an interval away or more: the newest run is a
+    scheduled one that began an interval after the one before it, on its slot (a run that began
+    late leaves less of its interval: the schedule keeps to its grid), and at most four fifths of
+    an interval ago. None if so; else why not."""
+    if [run["trigger"] for run in runs[:2]] != ["schedule", "schedule"]:
+        return "the newest two runs are not both scheduled ones"
+    began, before = (datetime.fromisoformat(run["time"]).timestamp() for run in runs[:2])
+    if abs(began - before - INTERVAL) > INTERVAL / 10:
+        return f"the newest run began {began - before:.3f} s after the one before: off its slot"
+    if time.time() - began > INTERVAL * 4 / 5:
+        return f"the newest run began {time.time() - began:.3f} s ago: the next one is near"
+    return None
+
+
 def between_runs(
     exporter: ExporterProcess, unsettled: Unsettled = file_confirmed_each_run
-) -> Scrape:
-    """Wait until a scheduled run has finished and its lines are through the sinks; the next
-    run is about an interval away, so a sink broken or repaired now is broken for whole runs.
+) -> tuple[Scrape, History]:
+    """Wait until a scheduled run has finished and its lines are through the sinks, and the next
+    run is not near, so a sink broken or repaired now is broken for whole runs. Returns the
+    scrape and the history of that moment.
 
     A failed run logs its WARNING as it ends, and a sink thread takes that line after the run;
     the next run may have begun: ``unsettled`` says from a scrape what of either it shows, if
-    anything. On a busy machine the next run may end first (a run that started late leaves less
-    of its interval, as the schedule keeps to its grid); then the quiet moment after it counts.
+    anything. On a busy machine a run may begin late, near the next: the moment after the next
+    is waited for then.
     """
     seen = scrape(exporter).value(RUNS, trigger="schedule")
     deadline = time.monotonic() + 5 * INTERVAL + 10
     while True:
         quiet = scrape(exporter)
-        after_a_run = quiet.value(RUNS, trigger="schedule") > seen
-        missing = unsettled(quiet) if after_a_run else "no scheduled run"
+        ended = quiet.value(RUNS, trigger="schedule")
+        missing = unsettled(quiet) if ended > seen else "no scheduled run"
         if missing is None:
-            return quiet
+            runs: History = exporter.get("/smoke-test/history").json()["runs"]
+            then = scrape(exporter)
+            missing = early_in_its_interval(runs)
+            if missing is not None:
+                seen = ended
+            elif (then.total(RUNS), then.value(CONFIRMED, sink="file")) == (
+                quiet.total(RUNS),
+                quiet.value(CONFIRMED, sink="file"),
+            ):
+                return quiet, runs  # no run ended, no canary was confirmed in between
+            else:
+                missing = "a run went on while the history was read"
         assert time.monotonic() < deadline, f"no quiet moment after a scheduled run: {missing}"
         time.sleep(0.005)
-
-
-def quiet_history(
-    exporter: ExporterProcess,
-    unsettled: Unsettled = file_confirmed_each_run,
-    log: Path | None = None,
-) -> tuple[Scrape, list[dict[str, Any]], list[str]]:
-    """A scrape between runs, and the history and the canaries in ``log`` as they were then:
-    read again at the next quiet moment if a run ended, or the file confirmed a canary, while
-    they were read."""
-    for _ in range(5):
-        now = between_runs(exporter, unsettled)
-        runs: list[dict[str, Any]] = exporter.get("/smoke-test/history").json()["runs"]
-        ids = canary_ids(log) if log is not None else []
-        then = scrape(exporter)
-        if (then.total(RUNS), then.value(CONFIRMED, sink="file")) == (
-            now.total(RUNS),
-            now.value(CONFIRMED, sink="file"),
-        ):
-            return now, runs, ids
-    raise AssertionError("runs kept ending while the history was read")
 
 
 def counted(before: Scrape, cause: Cause, errors_per_run: int) -> Unsettled:
@@ -268,7 +279,7 @@ def assert_no_run_passed(
     passed_before: bool = True,
 ) -> Scrape:
     """NO FALSE PASS: every run since ``before`` failed, each with the cause, each counted."""
-    after, runs, _ = quiet_history(exporter, counted(before, cause, errors_per_run))
+    after, runs = between_runs(exporter, counted(before, cause, errors_per_run))
     ran = after.total(RUNS) - before.total(RUNS)
     failed = after.total(FAILURES) - before.total(FAILURES)
     assert failed == ran, f"FALSE PASS: {ran - failed:g} of {ran:g} runs passed during the fault"
@@ -378,7 +389,7 @@ def file_fault_row(
     repair: Callable[[], None],
 ) -> None:
     """Break between runs, fail at once, hold without a pass, repair between runs, heal."""
-    before = between_runs(exporter)
+    before, _ = between_runs(exporter)
     fault()
     fails_at_once(exporter, cause)
     hold(exporter, before, lambda response: assert_fails_with(response, cause))
@@ -477,7 +488,7 @@ def test_rotated_log_file_never_fails_a_run_and_the_canary_lands_in_the_new_file
     start: Start, log_path: Path, rotation: str
 ) -> None:
     exporter, first = started(start, log_path, *FLAGS)
-    before = between_runs(exporter)
+    before, _ = between_runs(exporter)
     rotated = ROTATIONS[rotation](log_path)
     old = rotated.read_bytes() if rotated else b""
 
@@ -489,7 +500,8 @@ def test_rotated_log_file_never_fails_a_run_and_the_canary_lands_in_the_new_file
 
     passes(exporter.get("/smoke-test"))
     hold(exporter, before, passes)
-    after, history, ids = quiet_history(exporter, log=log_path)
+    after, history = between_runs(exporter)
+    ids = canary_ids(log_path)
     ran = after.total(RUNS) - before.total(RUNS)
     assert ran >= 2 * HOLD_RUNS
     assert after.total(FAILURES) == before.total(FAILURES)  # NO FALSE FAIL
@@ -517,7 +529,7 @@ def test_closed_stdout_fails_every_run_with_epipe_keeps_serving_and_the_file_sti
     try:
         exporter, first = started(start, log_path, *FLAGS, stdout=write_fd, announce=log_path)
         cause = Cause("stdout", "write", "[Errno 32] Broken pipe")
-        before = between_runs(exporter, through_every_sink(exporter, log_path))
+        before, _ = between_runs(exporter, through_every_sink(exporter, log_path))
         fails_at_once(exporter, cause)
         hold(exporter, before, lambda response: assert_fails_with(response, cause))
         assert_no_run_passed(exporter, before, cause, errors_per_run=2, passed_before=False)
@@ -548,7 +560,7 @@ def p99(seconds: list[float]) -> float:
 def seconds_to_scrape(exporter: ExporterProcess) -> float:
     """How long one GET /metrics takes, over a new connection as Prometheus' first scrape."""
     began = time.perf_counter()
-    response = exporter.get("/metrics", timeout=2)
+    response = exporter.get("/metrics")
     took = time.perf_counter() - began
     assert response.status == 200
     return took
@@ -565,7 +577,7 @@ def test_stdout_nobody_reads_times_out_every_run_while_metrics_stay_fast_then_he
     with stuck_pipe() as pipe:
         # Access lines stay on: every request below queues one more line behind the stuck write.
         exporter, first = started(start, log_path, *flags, stdout=pipe.write_fd, announce=log_path)
-        before = between_runs(exporter)
+        before, _ = between_runs(exporter)
         fails_at_once(exporter, cause)
 
         # While runs wait on the blocked stdout, the event loop answers /metrics at once.

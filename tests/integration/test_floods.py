@@ -442,6 +442,9 @@ def test_a_soak_of_hostile_requests_keeps_memory_and_the_series_set_flat(
         NO_CAP,
     )
     wait_ready(exporter)
+    # On a loaded machine the polls above can meet a 503 before the start-up run is done: the
+    # codes of the series they made are not the warm-up's.
+    polled = {dict(labels)["code"] for name, labels in scrape(exporter) if name == HTTP_REQUESTS}
     pid = exporter.process.pid
     # The warm-up walks every path kind, method and header profile in turn, so every series a
     # request can create exists before the soak.
@@ -454,7 +457,9 @@ def test_a_soak_of_hostile_requests_keeps_memory_and_the_series_set_flat(
     before = scrape(exporter)
     served_before = total(before, HTTP_REQUESTS)
     codes = {dict(labels)["code"] for name, labels in before if name == HTTP_REQUESTS}
-    assert codes == {"200", "404", "405", "413"}  # 400s come from the parser: no series
+    # 400s come from the parser: no series. Beyond the polls' own, no 503: no run failed (as
+    # smoke_test_failures_total says below), and none was refused.
+    assert codes == {"200", "404", "405", "413"} | polled
 
     soak = Wrk(
         exporter.url,
