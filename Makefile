@@ -35,7 +35,8 @@ lint: $(VENV)/.installed-test
 # Prometheus, promtool, Alertmanager and amtool; wrk for the floods and the benchmark (which also
 # measures blackbox_exporter); rsyslogd and the journal's remote and gateway daemons for the
 # canary's end-to-end chains (systemd-socket-activate gives gatewayd a port of our choosing);
-# the Pushgateway for the heartbeat; stress-ng for `make test-repeat` under CPU contention. Debian's packages start no daemon in a container.
+# the Pushgateway for the heartbeat; stress-ng for `make test-repeat` under CPU contention.
+# Debian's packages start no daemon in a container.
 TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
   prometheus-alertmanager:prometheus-alertmanager wrk:wrk \
   prometheus-blackbox-exporter:prometheus-blackbox-exporter rsyslogd:rsyslog \

@@ -6,140 +6,19 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from exporter import __version__
-from exporter.config import (
-    Settings,
-    parse_bool,
-    parse_count,
-    parse_instance,
-    parse_listen_address,
-    parse_log_level,
-    parse_message,
-    parse_path,
-    parse_seconds,
-    parse_telemetry_path,
-)
+from exporter.config import Settings, parse_seconds
+from exporter.flags import OPTIONS
 from exporter.probe import DEFAULT_URL, probe
 
 PROG = "smoke-test-exporter"
-ENV_PREFIX = "SMOKE_TEST_EXPORTER_"
 
 
 class UsageError(Exception):
     """A flag or environment variable has a value the exporter cannot use."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """One flag: its name, the Settings field it fills, how its text is parsed."""
-
-    flag: str
-    field: str
-    parse: Callable[[str], Any]
-    help: str
-
-    @property
-    def env(self) -> str:
-        """The environment variable that stands in when the flag is not given."""
-        name = self.flag.lstrip("-").upper().replace(".", "_").replace("-", "_")
-        return ENV_PREFIX + name
-
-
-OPTIONS = (
-    Option(
-        "--web.listen-address",
-        "listen_address",
-        parse_listen_address,
-        "address to listen on: host:port, :port (all interfaces) or [v6]:port (default :9707)",
-    ),
-    Option(
-        "--web.telemetry-path",
-        "telemetry_path",
-        parse_telemetry_path,
-        "path under which to expose metrics (default /metrics)",
-    ),
-    Option(
-        "--log.level",
-        "log_level",
-        parse_log_level,
-        "debug, info, warning or error (default info); the canary is written at any level",
-    ),
-    Option(
-        "--log.file",
-        "log_file",
-        parse_path,
-        "also append JSON logs to this file, reopened when moved or deleted (default: none)",
-    ),
-    Option(
-        "--smoke-test.interval",
-        "interval_seconds",
-        partial(parse_seconds, allow_zero=True),
-        "seconds between background runs; 0 turns them off (default 30)",
-    ),
-    Option(
-        "--smoke-test.timeout",
-        "timeout_seconds",
-        partial(parse_seconds, allow_zero=False),
-        "seconds the logging check waits for every sink to confirm (default 2)",
-    ),
-    Option(
-        "--smoke-test.message",
-        "message",
-        parse_message,
-        "message of a passing smoke test (default: PetSage systems are purring perfectly!)",
-    ),
-    Option(
-        "--smoke-test.min-interval",
-        "min_interval_seconds",
-        partial(parse_seconds, allow_zero=True),
-        "HTTP-triggered runs start at most this often; callers in between get the latest "
-        "result, marked cached (default 1; 0: every request runs, concurrent ones still share)",
-    ),
-    Option(
-        "--smoke-test.instance",
-        "instance",
-        parse_instance,
-        "the instance every canary names, so that store checks find this exporter's own "
-        "canaries (default: the host name)",
-    ),
-    Option(
-        "--log.access",
-        "access_log",
-        parse_bool,
-        "log every HTTP request: true or false (default true)",
-    ),
-    Option(
-        "--log.access-max-per-second",
-        "access_log_per_second",
-        partial(parse_seconds, allow_zero=False),
-        "cap on access-log records per second; the rest are dropped and counted (default 1000)",
-    ),
-    Option(
-        "--config.file",
-        "config_file",
-        parse_path,
-        "YAML file naming the sinks and checks; reloaded on SIGHUP and POST /-/reload "
-        "(default: none: stdout and --log.file, and the logging check)",
-    ),
-    Option(
-        "--web.max-requests",
-        "max_requests",
-        parse_count,
-        "most requests served at once; beyond it the answer is 503 with Retry-After: 1, and "
-        "/metrics and the health probes keep a reserve of their own; 0: no limit (default 40)",
-    ),
-    Option(
-        "--web.config.file",
-        "web_config_file",
-        parse_path,
-        "exporter-toolkit web configuration (TLS, basic auth, headers) (default: none)",
-    ),
-)
 
 
 class _Parser(argparse.ArgumentParser):

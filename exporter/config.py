@@ -61,6 +61,7 @@ class Settings:
     config_file: Path | None = None
     instance: str | None = None  # None: the host name
     max_requests: int = 40  # requests in flight at once; 0: no limit
+    max_connections: int = 100  # connections open at once; 0: no limit
 
 
 def parse_listen_address(text: str) -> ListenAddress:

@@ -12,7 +12,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporter import __version__
-from exporter.app import create_app, runner_options
+from exporter.accept import LimitedSite, Pool
+from exporter.app import KEEPALIVE_TIMEOUT, create_app, runner_options
 from exporter.config import Settings
 from exporter.keys import RELOADER
 from exporter.listen import bind
@@ -55,11 +56,28 @@ async def serve(settings: Settings, plan: Plan, web_config: WebConfig | None = N
         return 1
     registry = CollectorRegistry(auto_describe=True)
     app = create_app(settings, registry, web_config=web_config, plan=plan)
+    # One pool of connections for every listening socket; 0: none.
+    pool = Pool(settings.max_connections) if settings.max_connections else None
+    if pool is not None:
+        app.on_response_prepare.append(pool.on_response_prepare)
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     for sock in sockets:
-        # A backlog for bursts of connections (aiohttp's default is 128).
-        await web.SockSite(runner, sock, ssl_context=ssl_context, backlog=BACKLOG).start()
+        # A backlog for bursts of connections (aiohttp's default is 128); beyond
+        # --web.max-connections, they wait there.
+        site: web.BaseSite = (
+            web.SockSite(runner, sock, ssl_context=ssl_context, backlog=BACKLOG)
+            if pool is None
+            else LimitedSite(
+                runner,
+                sock,
+                pool,
+                ssl_context=ssl_context,
+                backlog=BACKLOG,
+                handshake_timeout=KEEPALIVE_TIMEOUT,
+            )
+        )
+        await site.start()
     # Everything made at start-up lives as long as the process: move it out of the collector's
     # way, so the full collections that run under load do not rescan it (shorter pauses).
     gc.collect()

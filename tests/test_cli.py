@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from exporter import __version__
-from exporter.cli import OPTIONS, UsageError, main, parse_settings
+from exporter.cli import UsageError, main, parse_settings
 from exporter.config import DEFAULT_MESSAGE, ListenAddress, LogLevel, Settings
+from exporter.flags import OPTIONS
 from tests.conftest import FakeServe
 from tests.entry_points import ENTRY_POINTS, run_entry_point
 
@@ -168,6 +169,16 @@ CASES = [
         "100",
         100,
         40,
+    ),
+    Case(
+        "--web.max-connections",
+        "SMOKE_TEST_EXPORTER_WEB_MAX_CONNECTIONS",
+        "max_connections",
+        "0",
+        0,
+        "512",
+        512,
+        100,
     ),
     Case(
         "--web.config.file",
@@ -328,6 +339,8 @@ def test_bad_environment_value_names_the_variable(env: str, text: str, message: 
         ("--smoke-test.interval", "soon", "'soon' is not a number of seconds"),
         ("--web.max-requests", "-1", "'-1' is not a whole number, 0 or more"),
         ("--web.max-requests", "2.5", "'2.5' is not a whole number, 0 or more"),
+        ("--web.max-connections", "-1", "'-1' is not a whole number, 0 or more"),
+        ("--web.max-connections", "ten", "'ten' is not a whole number, 0 or more"),
     ],
 )
 def test_bad_flag_value_names_the_flag(flag: str, text: str, message: str) -> None:

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry
 
 from exporter.app import create_app
 from exporter.checks import CHECK_TYPES
-from exporter.cli import OPTIONS
 from exporter.config import Settings
 from exporter.config_file import load_plan
+from exporter.flags import OPTIONS
 from exporter.routes import route_table
 from exporter.run.check_series import CheckSeries, Shape
 
