@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -15,7 +16,7 @@ from bench.plots import shape
 from bench.runs import Settings
 from bench.stores import CURVE
 from bench.suite import Results, Sizes
-from bench.targets import MB, TARGETS
+from bench.targets import MB, TARGETS, Target
 
 
 def machine() -> str:
@@ -61,11 +62,11 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def _spread(values: Sequence[float], shown: str) -> str:
+def _spread(values: Sequence[float], target: Target) -> str:
     if len(values) == 1:
-        return shown.format(values[0])
-    low, high = shown.format(min(values)), shown.format(max(values))
-    return f"{shown.format(statistics.median(values))} ({low} to {high})"
+        return target.show(values[0])
+    low, high = target.show(min(values)), target.show(max(values))
+    return f"{target.show(statistics.median(values))} ({low} to {high})"
 
 
 def ratios(results: Results) -> str:
@@ -76,8 +77,9 @@ def ratios(results: Results) -> str:
     ]
     for target in TARGETS:
         values = target.values(results)
-        met = "yes" if target.met(statistics.median(values)) else "**no**"
-        lines.append(f"| {target.name} | {target.goal} | {_spread(values, target.shown)} | {met} |")
+        median = statistics.median(values)
+        met = "n.a." if math.isnan(median) else "yes" if target.met(median) else "**no**"
+        lines.append(f"| {target.name} | {target.goal} | {_spread(values, target)} | {met} |")
     return "\n".join(lines)
 
 

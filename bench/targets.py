@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,18 +12,30 @@ from bench.suite import Results
 
 MB = 1024 * 1024
 LINE_LIMIT_AT_50 = 2000
+NOT_MEASURED = "n.a."
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, or NaN (not measured) when the denominator is 0: in a short
+    round a p99, a CPU time read in clock ticks or a rate can come out as 0."""
+    return numerator / denominator if denominator else math.nan
 
 
 @dataclass(frozen=True)
 class Target:
     """One goal from the performance issue. ``values`` are its measurements: one, or one per
-    pair of interleaved rounds; the target is met when their median meets it."""
+    pair of interleaved rounds; the target is met when their median meets it. A value that
+    could not be measured is NaN: it shows as ``n.a.`` and meets no goal."""
 
     name: str
     goal: str
     values: Callable[[Results], Sequence[float]]
     met: Callable[[float], bool]
     shown: str  # format of a value
+
+    def show(self, value: float) -> str:
+        """One value as the report writes it."""
+        return NOT_MEASURED if math.isnan(value) else self.shown.format(value)
 
 
 def _p99s(r: Results, name: str) -> list[float]:
@@ -38,8 +51,8 @@ def _scrape_growth(r: Results) -> float:
     """How scrape CPU grew from 1 to 50 checks, over how the series grew: at most 1.0 is at
     most linear in the series."""
     at = {p.checks: p for p in r.curves.points}
-    cpu = at[50].scrape_cpu_seconds / max(at[1].scrape_cpu_seconds, 1e-9)
-    return cpu / (at[50].metrics_series / at[1].metrics_series)
+    cpu = ratio(at[50].scrape_cpu_seconds, at[1].scrape_cpu_seconds)
+    return ratio(cpu, ratio(at[50].metrics_series, at[1].metrics_series))
 
 
 TARGETS = [
@@ -74,7 +87,7 @@ TARGETS = [
     Target(
         "CPU per scrape as Prometheus scrapes, 50 ms apart / blackbox's",
         "<= 1.0",
-        lambda r: [r.cadence["ours"].cpu_per_scrape / r.cadence["blackbox"].cpu_per_scrape],
+        lambda r: [ratio(r.cadence["ours"].cpu_per_scrape, r.cadence["blackbox"].cpu_per_scrape)],
         lambda v: v <= 1.0,
         "{:.2f}",
     ),
@@ -102,14 +115,14 @@ TARGETS = [
     Target(
         "queue pipeline / FileHandler, records/s",
         ">= 0.8",
-        lambda r: [r.queue_records_per_second / r.file_handler_records_per_second],
+        lambda r: [ratio(r.queue_records_per_second, r.file_handler_records_per_second)],
         lambda v: v >= 0.8,
         "{:.2f}",
     ),
     Target(
         "/metrics p99 with stdout stuck / drained",
         "<= 2",
-        lambda r: [r.rows["ours /metrics, stdout stuck"].p99 / r.rows["ours /metrics"].p99],
+        lambda r: [ratio(r.rows["ours /metrics, stdout stuck"].p99, r.rows["ours /metrics"].p99)],
         lambda v: v <= 2,
         "{:.2f}",
     ),

@@ -39,8 +39,12 @@ DURATION_BUCKETS = (
     2.5,
     5.0,
 )
-# Few buckets: one histogram per route, each created at start-up. Probes time out at 1 s.
+# Few buckets: each timed route's histogram is created at start-up. Probes time out at 1 s.
 HTTP_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5)
+# The routes called in production, by route name: the smoke test, Prometheus' scrape and the
+# liveness and readiness probes. Only these are timed: a histogram is 9 series in every scrape,
+# and one for a route called a few times a day told nothing. Every route is still counted.
+TIMED_HANDLERS = ("smoke_test", "metrics", "healthy", "ready")
 
 
 def _running_tasks() -> float:
@@ -52,26 +56,25 @@ def _running_tasks() -> float:
 
 
 class RequestMetrics:
-    """The per-request counter and histogram, their labelled children kept at hand: looking
-    a child up through ``labels()`` costs more than counting the request."""
+    """The per-request counter and the timed routes' histograms, their labelled children kept
+    at hand: looking a child up through ``labels()`` costs more than counting the request."""
 
-    def __init__(self, requests: Counter, duration: Histogram) -> None:
+    def __init__(self, requests: Counter, duration: Histogram, timed: Iterable[str]) -> None:
         self._requests = requests
-        self._duration = duration
         self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[str, Any] = {}
+        # Made here, so each timed route's series exist at 0 from start-up.
+        self._histograms: dict[str, Any] = {handler: duration.labels(handler) for handler in timed}
 
     def observe(self, handler: str, method: str, code: int, seconds: float) -> None:
-        """Count one answered request and its duration."""
+        """Count one answered request, and time it when its route is timed."""
         key = (handler, method, code)
         counter = self._counters.get(key)
         if counter is None:
             counter = self._counters[key] = self._requests.labels(handler, method, str(code))
         counter.inc()
         histogram = self._histograms.get(handler)
-        if histogram is None:
-            histogram = self._histograms[handler] = self._duration.labels(handler)
-        histogram.observe(seconds)
+        if histogram is not None:
+            histogram.observe(seconds)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def create_metrics(
 ) -> Metrics:
     """Register every metric on ``registry`` and create each known labelled series at 0.
 
-    Per-sink series are created by the sinks themselves, which know their names.
+    ``handlers`` are every route's name; those in TIMED_HANDLERS get their histogram. Per-sink
+    series are created by the sinks themselves, which know their names.
     """
     # `_created` series double every counter's lines and Prometheus 2 ignores them. The switch
     # is process-wide in prometheus_client, so it is thrown here, where metrics are made.
@@ -120,7 +124,8 @@ def create_metrics(
     )
     http_duration = Histogram(
         p + "http_request_duration_seconds",
-        "Time to answer an HTTP request, by route name.",
+        "Time to answer an HTTP request, by route name; only the routes called in production "
+        "(smoke_test, metrics, healthy, ready).",
         ["handler"],
         buckets=HTTP_BUCKETS,
         registry=registry,
@@ -174,7 +179,9 @@ def create_metrics(
         ),
         http_requests=http_requests,
         http_duration=http_duration,
-        http=RequestMetrics(http_requests, http_duration),
+        http=RequestMetrics(
+            http_requests, http_duration, [h for h in handlers if h in TIMED_HANDLERS]
+        ),
         http_rejected=Counter(
             p + "http_requests_rejected",
             "HTTP requests refused with 503 at once: --web.max-requests were in flight. Each "
@@ -198,8 +205,6 @@ def create_metrics(
     for trigger in triggers:
         metrics.runs.labels(trigger)
         metrics.failures.labels(trigger)
-    for handler in handlers:
-        metrics.http_duration.labels(handler)
     Gauge(
         p + "exporter_tasks",
         "asyncio tasks alive in the exporter's event loop: a connection being served, the "

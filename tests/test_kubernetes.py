@@ -139,6 +139,8 @@ def test_probe_paths_are_routes_and_ports_agree_with_the_flags_and_the_image() -
         for probe in ("livenessProbe", "readinessProbe"):
             assert container[probe]["httpGet"]["path"] in paths
             assert container[probe]["httpGet"]["port"] == "smoke-test"
+        # A probe's connection can wait behind a burst's (--web.max-connections).
+        assert container["livenessProbe"]["timeoutSeconds"] == 5
         (port,) = container["ports"]
         assert (port["name"], str(port["containerPort"])) == ("smoke-test", exposed)
         assert f"--web.listen-address=:{exposed}" in container["args"]
