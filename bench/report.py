@@ -116,7 +116,7 @@ def store_table(results: Results) -> str:
 def curve_table(results: Results) -> str:
     lines = [
         "| checks | run wall (median) | run CPU | /metrics bytes | lines | series "
-        "| scrape CPU (gzip, OpenMetrics) |",
+        "| scrape CPU (as Prometheus scrapes) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in results.curves.points:
@@ -174,8 +174,9 @@ and so on, round after round, so that a slow moment of the machine falls on both
 ratio. Each ratio below is the median of its {settings.rounds} pairs, with their min and max;
 each row shows its median round.
 The rows "as Prometheus scrapes" send what Prometheus 2.42 sends: `Accept-Encoding: gzip` and
-its `Accept` header, which asks for OpenMetrics first. Ours answers it in OpenMetrics;
-blackbox_exporter (client_golang without OpenMetrics turned on) in the text format.
+its `Accept` header, which asks for OpenMetrics first. Both answer it in the text format:
+ours at its default (`--web.openmetrics` false), blackbox_exporter as client_golang does without
+OpenMetrics turned on.
 Ours is started as users start it: the console script, JSON logs to stdout (a pipe a reader
 drains, as a container runtime does) and to `--log.file`; for the floods with
 `--web.max-requests=0`, so that every request is served. The floor is a

@@ -74,7 +74,7 @@ def create_app(
     here, and ConfigError is raised when it cannot be used.
     """
     plan = load_plan(settings) if plan is None else plan
-    scrape = SharedRendering(registry)
+    scrape = SharedRendering(registry, openmetrics=settings.openmetrics)
     table = route_table(settings.telemetry_path)
     metrics = create_metrics(
         registry,

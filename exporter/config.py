@@ -62,6 +62,7 @@ class Settings:
     instance: str | None = None  # None: the host name
     max_requests: int = 40  # requests in flight at once; 0: no limit
     max_connections: int = 100  # connections open at once; 0: no limit
+    openmetrics: bool = False  # answer OpenMetrics when a scrape asks for it
 
 
 def parse_listen_address(text: str) -> ListenAddress:

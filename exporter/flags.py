@@ -129,6 +129,13 @@ OPTIONS = (
         "(idle ones close after 5 s); 0: no limit (default 100)",
     ),
     Option(
+        "--web.openmetrics",
+        "openmetrics",
+        parse_bool,
+        "answer OpenMetrics to a scrape that asks for it, as Prometheus does first: true or "
+        "false (default false: the text format, as client_golang's handler by default)",
+    ),
+    Option(
         "--web.config.file",
         "web_config_file",
         parse_path,

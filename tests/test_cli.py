@@ -181,6 +181,16 @@ CASES = [
         100,
     ),
     Case(
+        "--web.openmetrics",
+        "SMOKE_TEST_EXPORTER_WEB_OPENMETRICS",
+        "openmetrics",
+        "false",
+        False,
+        "true",
+        True,
+        False,
+    ),
+    Case(
         "--web.config.file",
         "SMOKE_TEST_EXPORTER_WEB_CONFIG_FILE",
         "web_config_file",

@@ -157,7 +157,7 @@ async def test_metrics_endpoint_serves_text_format_without_running_the_smoke_tes
 async def test_metrics_endpoint_negotiates_openmetrics_gzip_and_name_filters(
     start_exporter: StartExporter,
 ) -> None:
-    exporter = await start_exporter()
+    exporter = await start_exporter(openmetrics=True)
     async with exporter.client.get(
         "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
     ) as response:
@@ -171,6 +171,17 @@ async def test_metrics_endpoint_negotiates_openmetrics_gzip_and_name_filters(
     async with exporter.client.get("/metrics", params={"name[]": "smoke_test_success"}) as response:
         lines = [line for line in (await response.text()).splitlines() if line[0] != "#"]
         assert lines == ["smoke_test_success 1.0"]
+
+
+async def test_by_default_a_scrape_asking_for_openmetrics_gets_the_text_format(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    async with exporter.client.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    ) as response:
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert "# EOF" not in await response.text()
 
 
 async def test_head_on_metrics_answers_without_a_body(start_exporter: StartExporter) -> None:

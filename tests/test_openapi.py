@@ -183,7 +183,7 @@ async def test_document_is_built_once_per_app(
 async def test_passing_answers_of_every_endpoint_match_the_document(
     start_exporter: StartExporter,
 ) -> None:
-    exporter = await start_exporter()
+    exporter = await start_exporter(openmetrics=True)  # both formats of /metrics
     spec = await fetch_spec(exporter)
     for path in GET_PATHS:
         for method in ("GET", "HEAD"):

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry, Gauge
 
-from exporter.web.scrape import SharedRendering, accepts_gzip
+from exporter.web.scrape import SharedRendering, accepts_gzip, without_openmetrics
 from tests.conftest import StartExporter
 
 
@@ -39,7 +39,7 @@ async def test_each_format_and_filter_is_rendered_for_itself() -> None:
     registry = CollectorRegistry()
     Gauge("thing", "A thing.", registry=registry).set(1)
     Gauge("other", "Another.", registry=registry).set(2)
-    shared = SharedRendering(registry, share_seconds=3600)
+    shared = SharedRendering(registry, share_seconds=3600, openmetrics=True)
     plain = await shared.handle(make_mocked_request("GET", "/metrics"))
     openmetrics = await shared.handle(
         make_mocked_request(
@@ -113,3 +113,33 @@ async def test_a_gzip_scrape_gets_the_rendering_compressed_once(
 def test_accept_encoding_is_read_with_its_q_values(header: str, gzipped: bool) -> None:
     request = make_mocked_request("GET", "/metrics", headers={"Accept-Encoding": header})
     assert accepts_gzip(request) is gzipped
+
+
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        PROMETHEUS_ACCEPT,
+        "application/openmetrics-text; version=1.0.0",
+        "Application/OpenMetrics-Text",
+    ],
+)
+async def test_without_openmetrics_a_scrape_asking_for_it_gets_the_text_format(accept: str) -> None:
+    registry = CollectorRegistry()
+    Gauge("thing", "A thing.", registry=registry).set(1)
+    shared = SharedRendering(registry, share_seconds=3600)
+    answer = await shared.handle(make_mocked_request("GET", "/metrics", headers={"Accept": accept}))
+    assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert text(answer) == "# HELP thing A thing.\n# TYPE thing gauge\nthing 1.0\n"
+
+
+def test_without_openmetrics_keeps_every_other_media_range_as_it_was() -> None:
+    assert without_openmetrics(PROMETHEUS_ACCEPT) == "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    assert without_openmetrics("application/openmetrics-text") == ""
+    text_1 = "text/plain;version=1.0.0;escaping=allow-utf-8"
+    assert without_openmetrics(f"application/openmetrics-text;version=1.0.0,{text_1}") == text_1

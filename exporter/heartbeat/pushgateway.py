@@ -4,6 +4,7 @@ PUT (the group replaced whole) under the job and this exporter's instance."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import socket
 import urllib.error
 
@@ -39,9 +40,17 @@ class Pushgateway:
         self._view = registry.restricted_registry(PUSHED)
         self._instance = instance
         self._timeout = timeout
+        self._pushing: asyncio.Future[None] | None = None
 
     async def send(self, result: RunResult) -> None:
-        await asyncio.to_thread(self._push)
+        # A push the heartbeat's timeout gave up on goes on in its thread until its socket
+        # times out: the next push waits for it, so older values never land after newer ones.
+        if self._pushing is not None and not self._pushing.done():
+            await asyncio.wait([self._pushing])
+        self._pushing = pushing = asyncio.ensure_future(asyncio.to_thread(self._push))
+        # Its outcome is this send's; if the send is cancelled, no one else reads it.
+        pushing.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(pushing)
 
     def _push(self) -> None:
         try:
@@ -61,3 +70,15 @@ class Pushgateway:
             raise HeartbeatError(HeartbeatReason.CONNECT, f"{self._options.url}: {why}") from None
         except TimeoutError as error:
             raise HeartbeatError(HeartbeatReason.TIMEOUT, str(error) or "timed out") from None
+        except http.client.RemoteDisconnected:  # before HTTPException: it is one, and an OSError
+            raise HeartbeatError(
+                HeartbeatReason.CONNECT, f"{self._options.url}: closed with no answer"
+            ) from None
+        except http.client.HTTPException as error:  # a status line or body that is not HTTP
+            raise HeartbeatError(
+                HeartbeatReason.STATUS,
+                f"{self._options.url}: no HTTP answer ({type(error).__name__})",
+            ) from None
+        except OSError as error:  # reset while the answer was read
+            why = error.strerror or str(error)
+            raise HeartbeatError(HeartbeatReason.CONNECT, f"{self._options.url}: {why}") from None

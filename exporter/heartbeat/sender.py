@@ -107,6 +107,9 @@ class Heartbeat:
             self._failed(target, HeartbeatReason.TIMEOUT, f"no answer within {self._timeout:g}s")
         except HeartbeatError as error:
             self._failed(target, error.reason, str(error))
+        except Exception as error:  # a target's bug must not stop the heartbeat
+            log.exception("Heartbeat target raised", extra={"target": target.name})
+            self._failed(target, HeartbeatReason.CONNECT, f"{target.name} raised {error!r}")
 
     def _failed(self, target: Target, reason: HeartbeatReason, error: str) -> None:
         self._series.failed(target.name, reason)

@@ -174,7 +174,8 @@ def metrics() -> Schema:
         ],
         "responses": {
             "200": response(
-                "Prometheus text format, or OpenMetrics when the Accept header asks for it.",
+                "Prometheus text format, or OpenMetrics when the Accept header asks for it "
+                "and --web.openmetrics is true.",
                 {
                     "text/plain": {"type": "string"},
                     "application/openmetrics-text": {"type": "string"},

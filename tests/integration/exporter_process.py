@@ -101,6 +101,11 @@ class ExporterProcess:
     def stderr(self) -> str:
         return self.stderr_path.read_text()
 
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until /-/ready answers 200: the start-up run has ended, so a request made now starts
+        a run of its own instead of joining that one (and counting as it)."""
+        wait_until(lambda: self.get("/-/ready").status == 200, "/-/ready answers 200", timeout)
+
     def get(self, path: str, timeout: float = 10) -> Response:
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as response:

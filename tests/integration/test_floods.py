@@ -99,7 +99,7 @@ def canaries(records: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def wait_ready(exporter: ExporterProcess) -> None:
-    poll("/-/ready", lambda: exporter.get("/-/ready").status, (200).__eq__, 10)
+    exporter.wait_ready()
 
 
 def test_a_wrk_flood_on_every_endpoint_is_no_fault_and_the_access_log_is_capped(

@@ -52,15 +52,27 @@ def test_each_run_pushes_its_exact_values_with_put(
         "--smoke-test.interval=0",
         "--smoke-test.instance=web-1",
     )
+    exporter.wait_ready()  # each GET below then runs a run of its own, trigger "http"
     for _ in range(3):
         assert exporter.get("/smoke-test").status == 200
     group = f'{{instance="web-1",job="{JOB}"'
-    got = poll(
-        "the third run's push",
-        lambda: pushed(pushgateway, "web-1"),
-        lambda s: s.get(f'smoke_test_runs_total{group},trigger="http"}}') == 3,
-        10,
-    )
+    try:
+        got = poll(
+            "the third run's push",
+            lambda: pushed(pushgateway, "web-1"),
+            lambda s: s.get(f'smoke_test_runs_total{group},trigger="http"}}') == 3,
+            10,
+        )
+    except AssertionError as missing:
+        # What the exporter said of its heartbeat, and of anything else going wrong.
+        said = [
+            line
+            for line in (tmp_path / "stdout.log").read_text().splitlines()
+            if '"WARNING"' in line or '"ERROR"' in line
+        ]
+        raise AssertionError(
+            f"{missing}\nexporter said: {said}\nstderr: {exporter.stderr}"
+        ) from None
     metrics = exporter.get("/metrics").body.decode()
     last_run = next(
         float(line.split()[1])
