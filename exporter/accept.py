@@ -31,7 +31,7 @@ class Pool:
         """An app's on_response_prepare signal: while a connection waits, no keep-alive."""
         if self.waiting:
             response.force_close()
-            # aiohttp has written its Connection header by now: say it to the client too.
+            # aiohttp has prepared its headers (keep-alive) by now: tell the client too.
             response.headers[hdrs.CONNECTION] = "close"
 
 

@@ -68,7 +68,7 @@ class SharedRendering:
 
     Without ``openmetrics``, a scrape that asks for OpenMetrics gets the text format, as from
     client_golang's default handler: Prometheus asks for OpenMetrics first, and
-    prometheus_client renders it at about 1.6 times the CPU (it escapes every sample's name a
+    prometheus_client renders it at about 1.5 times the CPU (it escapes every sample's name a
     character at a time)."""
 
     def __init__(
