@@ -98,10 +98,6 @@ def canaries(records: list[dict[str, object]]) -> list[dict[str, object]]:
     return [r for r in records if r["message"] == CANARY]
 
 
-def wait_ready(exporter: ExporterProcess) -> None:
-    exporter.wait_ready()
-
-
 def test_a_wrk_flood_on_every_endpoint_is_no_fault_and_the_access_log_is_capped(
     start: Start, tmp_path: Path
 ) -> None:
@@ -113,7 +109,7 @@ def test_a_wrk_flood_on_every_endpoint_is_no_fault_and_the_access_log_is_capped(
         f"--log.access-max-per-second={ACCESS_CAP}",
         NO_CAP,
     )
-    wait_ready(exporter)
+    exporter.wait_ready()
     before = total(scrape(exporter), HTTP_REQUESTS)
 
     flood = wrk(exporter.url, ROTATE_LUA, tmp_path, connections=FLOOD_CONNECTIONS, seconds=30)
@@ -177,7 +173,7 @@ def test_a_flood_of_smoke_tests_is_answered_from_cache_and_does_not_flood_the_si
         "--log.access=false",
         NO_CAP,
     )
-    wait_ready(exporter)
+    exporter.wait_ready()
 
     flood = wrk(
         exporter.url + "/smoke-test",
@@ -278,10 +274,11 @@ class Answer:
     body: bytes
 
 
-async def _exchange(host: str, port: int, path: str) -> tuple[Answer, asyncio.StreamWriter]:
+async def _exchange(
+    host: str, port: int, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[Answer, asyncio.StreamWriter]:
     """One GET on a connection of its own, answered (every answer has a Content-Length); the
     connection is left open, as a client that keeps it alive leaves it."""
-    reader, writer = await asyncio.open_connection(host, port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
     status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
@@ -295,9 +292,9 @@ async def _burst(url: str, paths: Sequence[str], alongside: int = 0) -> list[Ans
     # The exporter's open connections, counted all through the burst: at its peak all of them
     # are open at once, so they really were 1 000. (Its descriptors, read after the burst, show
     # fewer on a slow machine: the server closes a connection 5 s after its answer, and the
-    # burst can take longer than that.) Each is a bare connection with its request written at
-    # once: little work per connection here, so that all are open before the server closes the
-    # first it answered, even on a loaded machine.
+    # burst can take longer than that.) Every connection is open before any request is
+    # written, so none is answered, and closed, before the last one opens: beyond
+    # --web.max-connections the server closes each connection it answers.
     host, port = URL(url).host, URL(url).port
     assert host is not None
     assert port is not None
@@ -312,8 +309,9 @@ async def _burst(url: str, paths: Sequence[str], alongside: int = 0) -> list[Ans
     watcher.start()
     began = time.monotonic()
     try:
+        opened = await asyncio.gather(*(asyncio.open_connection(host, port) for _ in range(BURST)))
         exchanges = await asyncio.gather(
-            *(_exchange(host, port, paths[n % len(paths)]) for n in range(BURST))
+            *(_exchange(host, port, paths[n % len(paths)], *rw) for n, rw in enumerate(opened))
         )
     finally:
         done.set()
@@ -447,7 +445,7 @@ def test_a_soak_of_hostile_requests_keeps_memory_and_the_series_set_flat(
         "--smoke-test.interval=1",
         NO_CAP,
     )
-    wait_ready(exporter)
+    exporter.wait_ready()
     # On a loaded machine the polls above can meet a 503 before the start-up run is done: the
     # codes of the series they made are not the warm-up's.
     polled = {dict(labels)["code"] for name, labels in scrape(exporter) if name == HTTP_REQUESTS}
