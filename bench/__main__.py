@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="for the pipeline rows")
     parser.add_argument("--requests", type=int, default=2000, help="log delivery, the soak")
     parser.add_argument("--store-runs", type=int, default=500, help="for the store checks' CPU")
-    parser.add_argument("--cadence-scrapes", type=int, default=300, help="50 ms apart")
+    parser.add_argument("--cadence-scrapes", type=int, default=150, help="a round, 50 ms apart")
     parser.add_argument("--curve-runs", type=int, default=100, help="per cost-curve point")
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()

@@ -90,16 +90,25 @@ def memory_table(memory: list[tuple[str, int]], server: str) -> str:
 
 
 def cadence_table(results: Results) -> str:
+    """One line per interleaved round: each server's CPU a scrape beyond idle, and the ratio."""
+    ours, peer = results.cadence["ours"], results.cadence["blackbox"]
     lines = [
-        "| server | CPU s over the scrapes | CPU s idle as long | CPU ms per scrape | answer |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| round | ours: CPU s over the scrapes, idle as long | ms a scrape "
+        "| blackbox: CPU s over the scrapes, idle as long | ms a scrape | ours / blackbox |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, c in results.cadence.items():
-        lines.append(
-            f"| {name} | {c.cpu_seconds:.2f} | {c.idle_cpu_seconds:.2f} "
-            f"| {c.cpu_per_scrape * 1000:.2f} | {c.body_bytes:,} bytes |"
-        )
-    return "\n".join(lines)
+    for n, (o, p) in enumerate(zip(ours, peer, strict=True), 1):
+        share = f"{o.cpu_per_scrape / p.cpu_per_scrape:.2f}" if p.cpu_per_scrape else "n.a."
+        cells = [
+            f"{c.cpu_seconds:.2f}, {c.idle_cpu_seconds:.2f} | {c.cpu_per_scrape * 1000:.2f}"
+            for c in (o, p)
+        ]
+        lines.append(f"| {n} | {cells[0]} | {cells[1]} | {share} |")
+    sizes = (
+        f"Answers, gzip'd: ours {ours[0].body_bytes:,} bytes, "
+        f"blackbox's {peer[0].body_bytes:,} bytes."
+    )
+    return "\n".join(lines) + "\n\n" + sizes
 
 
 def store_table(results: Results) -> str:
@@ -198,8 +207,9 @@ Start-up to the first 200 on `/-/ready`: {results.startup_seconds:.2f} s (median
 
 ## One scrape at a real cadence
 
-{sizes.cadence_scrapes} scrapes 50 ms apart on one kept-alive connection, with Prometheus'
-headers, then as long idle; a scrape's CPU is the difference over the scrapes.
+In each of {settings.rounds} rounds, ours then blackbox: {sizes.cadence_scrapes} scrapes 50 ms
+apart on one kept-alive connection, with Prometheus' headers, then as long idle; a scrape's CPU
+is the difference over the scrapes. The target is the median of the rounds' ratios.
 
 {cadence_table(results)}
 

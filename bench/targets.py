@@ -47,6 +47,12 @@ def _point(r: Results, checks: int) -> float:
     return point.metrics_lines
 
 
+def _cadence_ratios(r: Results) -> list[float]:
+    """Round by round, ours' CPU a scrape at the 50 ms cadence over blackbox's."""
+    pairs = zip(r.cadence["ours"], r.cadence["blackbox"], strict=True)
+    return [ratio(ours.cpu_per_scrape, peer.cpu_per_scrape) for ours, peer in pairs]
+
+
 def _scrape_growth(r: Results) -> float:
     """How scrape CPU grew from 1 to 50 checks, over how the series grew: at most 1.0 is at
     most linear in the series."""
@@ -87,8 +93,15 @@ TARGETS = [
     Target(
         "CPU per scrape as Prometheus scrapes, 50 ms apart / blackbox's",
         "<= 1.0",
-        lambda r: [ratio(r.cadence["ours"].cpu_per_scrape, r.cadence["blackbox"].cpu_per_scrape)],
+        _cadence_ratios,
         lambda v: v <= 1.0,
+        "{:.2f}",
+    ),
+    Target(
+        "the same, against the trust issue's goal (from 5.7)",
+        "<= 3.0",
+        _cadence_ratios,
+        lambda v: v <= 3.0,
         "{:.2f}",
     ),
     Target(

@@ -91,6 +91,7 @@ def create_app(
         settings.log_level,
         access_log=settings.access_log,
         access_per_second=settings.access_log_per_second,
+        access_probes=settings.access_log_probes,
     )
     http = SharedSession()
     heartbeat = Heartbeat(HeartbeatSeries(registry))

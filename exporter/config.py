@@ -57,6 +57,7 @@ class Settings:
     min_interval_seconds: float = 1.0
     access_log: bool = True
     access_log_per_second: float = 1000.0
+    access_log_probes: bool = False  # log successful scrapes and probes too
     web_config_file: Path | None = None
     config_file: Path | None = None
     instance: str | None = None  # None: the host name

@@ -102,6 +102,14 @@ OPTIONS = (
         "log every HTTP request: true or false (default true)",
     ),
     Option(
+        "--log.access-probes",
+        "access_log_probes",
+        parse_bool,
+        "log the successful answers to the telemetry path, /-/healthy and /-/ready too "
+        "(Prometheus' scrapes and the probes): true or false (default false: they are counted "
+        "in smoke_test_http_requests_total, and only their failures are logged)",
+    ),
+    Option(
         "--log.access-max-per-second",
         "access_log_per_second",
         partial(parse_seconds, allow_zero=False),

@@ -35,7 +35,7 @@ async def test_access_log_cap_drops_and_counts_what_exceeds_it(
 ) -> None:
     exporter = await start_exporter(access_log_per_second=5)
     for _ in range(30):
-        async with exporter.client.get("/-/healthy"):
+        async with exporter.client.get("/"):
             pass
     await exporter.client.close()
     logged = len(access_lines(exporter))
@@ -43,6 +43,38 @@ async def test_access_log_cap_drops_and_counts_what_exceeds_it(
     assert 5 <= logged < 30
     for sink in ("stdout", "file"):
         assert rate_limited(exporter, sink) == 30 - logged
+
+
+async def test_successful_scrapes_and_probes_are_counted_not_logged_and_failures_are(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    for path in ("/metrics", "/-/healthy", "/-/ready", "/", "/metrics?name[]=x", "/nowhere"):
+        async with exporter.client.get(path):
+            pass
+    async with exporter.client.post("/-/healthy"):  # 405: a failed answer is logged
+        pass
+    await exporter.client.close()
+    assert access_lines(exporter) == ["/", "/nowhere", "/-/healthy"]
+    for handler in ("metrics", "healthy", "ready"):
+        assert (
+            exporter.sample(
+                "smoke_test_http_requests_total", handler=handler, method="GET", code="200"
+            )
+            >= 1
+        )
+    assert rate_limited(exporter, "file") == 0
+
+
+async def test_with_access_probes_every_request_is_logged(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter(access_log_probes=True)
+    for path in ("/metrics", "/-/healthy", "/-/ready", "/"):
+        async with exporter.client.get(path):
+            pass
+    await exporter.client.close()
+    assert access_lines(exporter) == ["/metrics", "/-/healthy", "/-/ready", "/"]
 
 
 async def raw(exporter: Exporter, data: bytes) -> bytes:

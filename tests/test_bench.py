@@ -90,10 +90,11 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
     for kind in ("loki", "file"):
         cells = r" \| ".join([r"[\d.]+ ms"] * 4)
         assert re.search(rf"^\| {kind} \| {cells} \|$", text, re.MULTILINE), kind
-    for server in ("ours", "blackbox"):
-        assert re.search(
-            rf"^\| {server} \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d,]+ bytes \|$", text, re.MULTILINE
-        ), server
+    # The cadence: one line a round (one round here), each server's CPU and the ratio.
+    server = r"[\d.]+, [\d.]+ \| [\d.]+"
+    cadence = rf"^\| 1 \| {server} \| {server} \| ([\d.]+|n\.a\.) \|$"
+    assert re.search(cadence, text, re.MULTILINE), "cadence"
+    assert re.search(r"^Answers, gzip'd: ours [\d,]+ bytes, blackbox's [\d,]+ bytes\.$", text, re.M)
     memory = re.findall(r"^\| (at start|after [^|]+) \| ([\d.]+) MB \|$", text, re.MULTILINE)
     # The floods' exporter: at start, 4 floods, the cadence, the soak; the bursts': at start, 2.
     assert len(memory) == 7 + 3, memory

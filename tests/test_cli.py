@@ -141,6 +141,16 @@ CASES = [
         True,
     ),
     Case(
+        "--log.access-probes",
+        "SMOKE_TEST_EXPORTER_LOG_ACCESS_PROBES",
+        "access_log_probes",
+        "off",
+        False,
+        "true",
+        True,
+        False,
+    ),
+    Case(
         "--log.access-max-per-second",
         "SMOKE_TEST_EXPORTER_LOG_ACCESS_MAX_PER_SECOND",
         "access_log_per_second",
@@ -256,6 +266,7 @@ UNUSABLE_ENV_TEXT = {
     "min_interval_seconds": "-0.5",
     "instance": "two words",
     "access_log": "maybe",
+    "access_log_probes": "sometimes",
     "access_log_per_second": "0",
 }
 

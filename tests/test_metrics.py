@@ -33,8 +33,17 @@ def test_every_known_series_exists_at_zero_before_any_run() -> None:
     assert value("smoke_test_last_success_timestamp_seconds") == 0
     assert value("smoke_test_interval_seconds") == 15
     assert value("smoke_test_duration_seconds_count") == 0
-    assert value("smoke_test_duration_seconds_bucket", le="0.0001") == 0
-    assert value("smoke_test_duration_seconds_bucket", le="5.0") == 0
+    bounds = ["0.00025", "0.0005", "0.001", "0.0025", "0.01", "0.05", "0.25", "1.0", "2.5", "5.0"]
+    for histogram in ("smoke_test_duration_seconds", "smoke_test_log_delivery_seconds"):
+        buckets = [
+            sample
+            for family in registry.collect()
+            for sample in family.samples
+            if sample.name == histogram + "_bucket"
+        ]
+        # One series of buckets each: the run's, and the one sink's (stdout)
+        assert [bucket.labels["le"] for bucket in buckets] == [*bounds, "+Inf"]
+        assert {bucket.value for bucket in buckets} == {0}
     assert value("smoke_test_check_success", check="logging") == 0
     assert value("smoke_test_check_duration_seconds", check="logging") == 0
     for reason in ("write", "open", "timeout", "verify"):

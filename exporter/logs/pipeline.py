@@ -13,7 +13,13 @@ from exporter.logs.formatter import JsonLineFormatter
 from exporter.logs.listener import SinkThread
 from exporter.metrics import Metrics
 from exporter.sinks import Delivery, Line, Reason, Sink, SinkOutcome
-from exporter.web.access_log import ACCESS_LOGGER, SERVER_LOGGER, CompactBadRequests, RateLimit
+from exporter.web.access_log import (
+    ACCESS_LOGGER,
+    SERVER_LOGGER,
+    CompactBadRequests,
+    RateLimit,
+    RoutineAnswers,
+)
 
 CANARY_LOGGER = "exporter.canary"
 QUEUE_SIZE = 10_000
@@ -78,6 +84,7 @@ class LogPipeline:
         *,
         access_log: bool = True,
         access_per_second: float = ACCESS_PER_SECOND,
+        access_probes: bool = False,
     ) -> None:
         self.level = level
         self._metrics = metrics
@@ -86,6 +93,10 @@ class LogPipeline:
         self._handler = FanoutHandler([self._target(sink) for sink in sinks])
         self._handler.setFormatter(JsonLineFormatter())
         self._access_limit = RateLimit(access_per_second, self._dropped_before_fanout)
+        # Without --log.access-probes, successful scrapes and probes are left out.
+        self._access_filters: tuple[logging.Filter, ...] = (self._access_limit,)
+        if not access_probes:
+            self._access_filters = (RoutineAnswers(), self._access_limit)
         self._bad_requests = CompactBadRequests(self._dropped_before_fanout)
         self._saved_level = logging.NOTSET
         self._started = False
@@ -119,7 +130,8 @@ class LogPipeline:
         # The canary is written whatever --log.level says: a filtered canary proves nothing.
         logging.getLogger(CANARY_LOGGER).setLevel(logging.INFO)
         access = logging.getLogger(ACCESS_LOGGER)
-        access.addFilter(self._access_limit)
+        for access_filter in self._access_filters:
+            access.addFilter(access_filter)
         # Off: aiohttp asks the access logger whether it is enabled and skips the whole call.
         access.setLevel(logging.NOTSET if self._access_log else logging.CRITICAL + 1)
         logging.getLogger(SERVER_LOGGER).addFilter(self._bad_requests)
@@ -129,7 +141,8 @@ class LogPipeline:
         root = logging.getLogger()
         root.removeHandler(self._handler)
         root.setLevel(self._saved_level)
-        logging.getLogger(ACCESS_LOGGER).removeFilter(self._access_limit)
+        for access_filter in self._access_filters:
+            logging.getLogger(ACCESS_LOGGER).removeFilter(access_filter)
         logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
         logging.getLogger(SERVER_LOGGER).removeFilter(self._bad_requests)
         return self._drain(self._handler.targets, timeout)

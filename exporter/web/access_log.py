@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web import BaseRequest, StreamResponse
+from aiohttp.web import BaseRequest, Request, StreamResponse
 
 ACCESS_LOGGER = "aiohttp.access"
 SERVER_LOGGER = "aiohttp.server"
@@ -20,6 +20,11 @@ MAX_ERROR_CHARS = 200
 REJECTED_METHOD = "UNKNOWN"
 # Marks a record that already took its token (leading underscore: not a JSON field).
 ADMITTED = "_admitted"
+# Routes polled on a schedule, by route name: Prometheus' scrape and the liveness and readiness
+# probes. Their successful answers are counted in smoke_test_http_requests_total, and logged
+# only with --log.access-probes: at a scrape every 15 s and probes every 10 s they would be
+# most of the log, and each line costs a scrape about a tenth of its CPU.
+ROUTINE_ROUTES = frozenset({"metrics", "healthy", "ready"})
 
 
 class JsonAccessLogger(AbstractAccessLogger):
@@ -28,6 +33,9 @@ class JsonAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         if request.method == REJECTED_METHOD:
             return  # CompactBadRequests already logged it, with the reason
+        for quiet in self.logger.filters:
+            if isinstance(quiet, RoutineAnswers) and quiet.skips(request, response):
+                return  # before the cap: a line left out takes no token
         # Over the cap, stop before a record is made: under a flood most lines are dropped,
         # and making each one (Logger.info walks the stack for its caller) would cost more
         # than answering the request.
@@ -84,6 +92,25 @@ class RateLimit(logging.Filter):
             return True
         self._on_drop()
         return False
+
+
+class RoutineAnswers(logging.Filter):
+    """Leaves out of the access log the successful answers to routine routes; a failed one
+    (status 400 and above) is logged. A filter on the access logger, added and removed with
+    the rate cap; the access logger asks it before a record is made."""
+
+    def __init__(self, routes: frozenset[str] = ROUTINE_ROUTES) -> None:
+        super().__init__()
+        self.routes = routes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return True  # the choice is made in skips(), where the request is at hand
+
+    def skips(self, request: BaseRequest, response: StreamResponse) -> bool:
+        """True when ``response`` answers a routine route successfully."""
+        if response.status >= 400 or not isinstance(request, Request):
+            return False
+        return request.match_info.route.name in self.routes
 
 
 class CompactBadRequests(logging.Filter):

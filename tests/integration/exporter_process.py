@@ -17,6 +17,9 @@ from typing import Any
 from tests.wait import wait_until
 
 SCRIPT = str(Path(sys.executable).parent / "smoke-test-exporter")
+# Successful scrapes and probes are counted, not logged, unless asked for: a test that counts
+# every request's access line asks.
+PROBES_LOGGED = "--log.access-probes=true"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from yarl import URL
 
 from tests.conftest import CANARY
 from tests.integration.conftest import Start
-from tests.integration.exporter_process import ExporterProcess, lines
+from tests.integration.exporter_process import PROBES_LOGGED, ExporterProcess, lines
 from tests.integration.load import (
     CACHED_LUA,
     ROTATE_LUA,
@@ -108,6 +108,7 @@ def test_a_wrk_flood_on_every_endpoint_is_no_fault_and_the_access_log_is_capped(
         "--smoke-test.interval=1",
         f"--log.access-max-per-second={ACCESS_CAP}",
         NO_CAP,
+        PROBES_LOGGED,  # every request's line is counted, the scrapes' too
     )
     exporter.wait_ready()
     before = total(scrape(exporter), HTTP_REQUESTS)
@@ -509,7 +510,7 @@ async def test_sigterm_under_load_keeps_the_access_line_of_every_answered_reques
 ) -> None:
     log_file = tmp_path / "exporter.log"
     # The client keeps up to 100 requests in flight (aiohttp's connection limit): all served.
-    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=1", NO_CAP)
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=1", NO_CAP, PROBES_LOGGED)
     answered: dict[int, int] = {}
     failed: Counter[str] = Counter()
     sigterm_at = exited_at = 0.0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.conftest import Start
-from tests.integration.exporter_process import ExporterProcess, lines
+from tests.integration.exporter_process import PROBES_LOGGED, ExporterProcess, lines
 from tests.wait import wait_until
 
 REJECTED = "Rejected a malformed HTTP request"
@@ -182,7 +182,7 @@ def test_requests_cut_off_mid_headers_get_no_answer_and_no_log_line(
     start: Start, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "exporter.log"
-    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0")
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0", PROBES_LOGGED)
     for data in TRUNCATED:
         with connect(exporter) as sock:
             sock.sendall(data)
@@ -303,7 +303,7 @@ def test_injected_paths_queries_and_user_agents_stay_one_json_line_per_record(
     start: Start, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "exporter.log"
-    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0")
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0", PROBES_LOGGED)
     user_agent = b"User-Agent: " + INJECTED_UA.encode() + b"\r\n"
     assert exchange(exporter, get(INJECTED_TARGET, user_agent)).status == 404
     assert exchange(exporter, get(b"/-/healthy?%0A%0D=%00", user_agent)).status == 200

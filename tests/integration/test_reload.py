@@ -13,7 +13,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import Start
-from tests.integration.exporter_process import lines
+from tests.integration.exporter_process import PROBES_LOGGED, lines
 
 ACCESS = "aiohttp.access"
 RELOADS = 20
@@ -79,6 +79,7 @@ async def test_twenty_reloads_under_load_lose_nothing_and_keep_metrics_right(
         "--smoke-test.interval=0.2",
         # High enough that no access line is dropped: each one is looked for below.
         "--log.access-max-per-second=100000",
+        PROBES_LOGGED,  # every /metrics request's line is counted too
     )
     statuses: dict[str, int] = {}
     stop = asyncio.Event()

@@ -21,6 +21,7 @@ from tests.certs import CA, Pair
 from tests.conftest import CANARY
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import (
+    PROBES_LOGGED,
     SCRIPT,
     ExporterProcess,
     Response,
@@ -297,7 +298,9 @@ def test_a_missing_web_config_from_the_environment_exits_2(tmp_path: Path) -> No
 
 
 def test_refused_handshakes_write_no_log_lines(start: Start, pki: Pki, tmp_path: Path) -> None:
-    exporter = start(f"--web.config.file={pki.config(MTLS)}", "--smoke-test.interval=0")
+    exporter = start(
+        f"--web.config.file={pki.config(MTLS)}", "--smoke-test.interval=0", PROBES_LOGGED
+    )
     for _ in range(3):
         assert healthy_over(handshake(exporter, client_context(pki))) == b""
     with pytest.raises(http.client.RemoteDisconnected):
