@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 from exporter.config import LogLevel
 from exporter.logs.formatter import JsonLineFormatter
 from exporter.logs.pipeline import LogPipeline
-from exporter.metrics import create_metrics
 from exporter.sinks.file import FileSink
+from exporter.sinks.series import SinkSeries
 
 MESSAGE = "GET /metrics 200"
 EXTRA = {"remote": "127.0.0.1", "method": "GET", "path": "/metrics", "status": 200}
@@ -22,9 +22,8 @@ EXTRA = {"remote": "127.0.0.1", "method": "GET", "path": "/metrics", "status": 2
 def pipeline_records_per_second(records: int) -> float:
     """JSON records a second through our queue to a file, until every one is written."""
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = create_metrics(CollectorRegistry(), triggers=[], handlers=[], interval_seconds=0)
-        sink = FileSink("file", Path(tmp) / "queue.log", metrics)
-        pipeline = LogPipeline([sink], metrics, LogLevel.INFO, queue_size=records + 1)
+        sink = FileSink("file", Path(tmp) / "queue.log", SinkSeries(CollectorRegistry()))
+        pipeline = LogPipeline([sink], LogLevel.INFO, queue_size=records + 1)
         log = logging.getLogger("bench.queue")
         pipeline.start()
         start = time.perf_counter()

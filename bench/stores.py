@@ -32,7 +32,6 @@ from prometheus_client import CollectorRegistry
 
 from bench.procs import SERVER_CPU, free_port, server
 from bench.runs import WRK_CPU
-from exporter.checks.base import RunInfo, SharedSession
 from exporter.checks.canaries import Canary, CanaryLedger
 from exporter.checks.stores.book import CanaryBook, StoreOptions
 from exporter.checks.stores.check import StoreCheck
@@ -41,6 +40,8 @@ from exporter.checks.stores.file import FileStore
 from exporter.checks.stores.follow import Follower
 from exporter.checks.stores.loki import LokiOptions, LokiStore
 from exporter.checks.stores.registry import Stores
+from exporter.session import SharedSession
+from exporter.verdict import RunInfo
 
 PENDING = 100
 INSTANCE = "bench"

@@ -14,27 +14,30 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporter.build import build_checks, build_sinks
-from exporter.checks import CheckDeps, SharedSession
+from exporter.checks.base import CheckDeps
 from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.registry import Stores
 from exporter.config import Settings
 from exporter.config_file import load_plan
 from exporter.heartbeat.build import build_targets
 from exporter.heartbeat.sender import Heartbeat, HeartbeatSeries
-from exporter.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
+from exporter.logs.access_log import JsonAccessLogger
 from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import create_metrics
 from exporter.plan import Plan
 from exporter.reload import Live, Reloader
-from exporter.routes import route_table
+from exporter.run.check_series import CheckSeries
 from exporter.run.results import RunResult, Trigger
 from exporter.run.runner import Runner
+from exporter.session import SharedSession
 from exporter.sinks import SinkDeps
-from exporter.web.access_log import JsonAccessLogger
+from exporter.sinks.series import SinkSeries
 from exporter.web.auth import basic_auth, extra_headers
+from exporter.web.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
 from exporter.web.limit import RequestLimit
 from exporter.web.middleware import OTHER, instrument, json_errors
 from exporter.web.openapi import forget_document
+from exporter.web.routes import route_table
 from exporter.web.scrape import SharedRendering
 from exporter.webconfig.load import WebConfig
 
@@ -83,11 +86,10 @@ def create_app(
         interval_seconds=settings.interval_seconds,
     )
     stdout = sys.stdout.fileno() if stdout_fd is None else stdout_fd
-    sink_deps = SinkDeps(metrics, stdout)
+    sink_deps = SinkDeps(SinkSeries(registry), stdout)
     sinks = build_sinks(plan.sinks, sink_deps)
     logs = LogPipeline(
         [sink for _, sink in sinks],
-        metrics,
         settings.log_level,
         access_log=settings.access_log,
         access_per_second=settings.access_log_per_second,
@@ -106,6 +108,7 @@ def create_app(
     runner = Runner(
         build_checks(plan.checks, check_deps),
         metrics,
+        CheckSeries(registry),
         interval_seconds=settings.interval_seconds,
         min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,

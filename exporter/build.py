@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from exporter.checks import CHECK_TYPES, CheckDeps
+from exporter.checks import CHECK_TYPES
+from exporter.checks.base import CheckDeps
 from exporter.plan import CheckSpec, SinkSpec
 from exporter.run.check_series import Shape
 from exporter.run.runner import PlannedCheck

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from exporter import __version__
-from exporter.config import Settings, parse_seconds
+from exporter.config import Settings
 from exporter.flags import OPTIONS
-from exporter.probe import DEFAULT_URL, probe
+from exporter.probe import DEFAULT_URL, run_probe
 
 PROG = "smoke-test-exporter"
 
@@ -78,37 +78,6 @@ def settings_of(namespace: argparse.Namespace, environ: Mapping[str, str]) -> Se
         except ValueError as error:
             raise UsageError(f"{source}: {error}") from None
     return Settings(**values)
-
-
-def build_probe_parser() -> argparse.ArgumentParser:
-    """Flags of the probe subcommand."""
-    parser = _Parser(
-        prog=f"{PROG} probe",
-        description="GET a URL, print the body, exit 0 on 200 and 1 otherwise.",
-        allow_abbrev=False,
-    )
-    parser.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
-    parser.add_argument(
-        "--timeout", default="5", metavar="SECONDS", help="give up after this long (default 5)"
-    )
-    return parser
-
-
-def run_probe(argv: Sequence[str]) -> int:
-    """The probe subcommand; 2 for a bad flag or URL."""
-    try:
-        namespace = build_probe_parser().parse_args(argv)
-        timeout = parse_seconds(namespace.timeout, allow_zero=False)
-    except (UsageError, ValueError) as error:
-        print(f"{PROG} probe: error: {error}", file=sys.stderr)
-        return 2
-    except SystemExit as done:  # --help
-        return int(done.code or 0)
-    url: str = namespace.url
-    if not url.startswith(("http://", "https://")):
-        print(f"{PROG} probe: error: {url!r} is not an http:// or https:// URL", file=sys.stderr)
-        return 2
-    return probe(url, timeout)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

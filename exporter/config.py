@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.paths import OWN_PATHS, TELEMETRY
+
 DEFAULT_MESSAGE = "PetSage systems are purring perfectly!"
 HOST_NAME = re.compile(r"[A-Za-z0-9._-]*")
 
@@ -48,7 +50,7 @@ class Settings:
     """Everything the exporter is configured with, read once at start-up."""
 
     listen_address: ListenAddress = ListenAddress(None, 9707)
-    telemetry_path: str = "/metrics"
+    telemetry_path: str = TELEMETRY
     log_level: LogLevel = LogLevel.INFO
     log_file: Path | None = None
     interval_seconds: float = 30.0
@@ -156,8 +158,6 @@ def parse_telemetry_path(text: str) -> str:
     """Accept an absolute URL path that does not shadow the exporter's own routes."""
     if not text.startswith("/") or any(c in text for c in "?#{} \t\r\n"):
         raise ValueError(f"{text!r} must be an absolute URL path such as /metrics")
-    from exporter.routes import own_paths  # noqa: PLC0415 - the routes import the web stack
-
-    if text in own_paths():
+    if text in OWN_PATHS:
         raise ValueError(f"{text!r} is already one of the exporter's own endpoints")
     return text

@@ -19,7 +19,6 @@ from prometheus_client import (
 )
 
 from exporter import __version__
-from exporter.run.check_series import CheckSeries
 
 # From 250 µs to 5 s: a canary reaches stdout in about 250 µs, a healthy run takes about a
 # millisecond, a stuck sink up to the timeout. Ten buckets: each is a series in every scrape,
@@ -74,10 +73,6 @@ class Metrics:
     runs: Counter
     failures: Counter
     duration: Histogram
-    checks: CheckSeries
-    sink_errors: Counter
-    records_dropped: Counter
-    log_delivery: Histogram
     http_requests: Counter
     http_duration: Histogram
     http: RequestMetrics
@@ -95,8 +90,8 @@ def create_metrics(
 ) -> Metrics:
     """Register every metric on ``registry`` and create each known labelled series at 0.
 
-    ``handlers`` are every route's name; those in TIMED_HANDLERS get their histogram. Per-sink
-    series are created by the sinks themselves, which know their names.
+    ``handlers`` are every route's name; those in TIMED_HANDLERS get their histogram. The
+    families of the checks and the sinks are their own (run/check_series.py, sinks/series.py).
     """
     # `_created` series double every counter's lines and Prometheus 2 ignores them. The switch
     # is process-wide in prometheus_client, so it is thrown here, where metrics are made.
@@ -140,26 +135,6 @@ def create_metrics(
         duration=Histogram(
             p + "duration_seconds",
             "Duration of a whole smoke test.",
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        ),
-        checks=CheckSeries(registry),
-        sink_errors=Counter(
-            p + "log_sink_errors",
-            "Log records a sink failed to deliver, by sink and reason.",
-            ["sink", "reason"],
-            registry=registry,
-        ),
-        records_dropped=Counter(
-            p + "log_records_dropped",
-            "Log records a sink never got: its queue was full, or a rate cap dropped them.",
-            ["sink", "reason"],
-            registry=registry,
-        ),
-        log_delivery=Histogram(
-            p + "log_delivery_seconds",
-            "Time from emitting the canary to its confirmed delivery, by sink.",
-            ["sink"],
             buckets=DURATION_BUCKETS,
             registry=registry,
         ),

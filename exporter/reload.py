@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from exporter.build import build_checks, build_sinks
-from exporter.checks import STORE_TYPES, CheckDeps
+from exporter.checks import STORE_TYPES
+from exporter.checks.base import CheckDeps
 from exporter.config_file import ConfigError
 from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import Metrics

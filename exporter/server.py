@@ -15,9 +15,9 @@ from exporter import __version__
 from exporter.accept import LimitedSite, Pool
 from exporter.app import KEEPALIVE_TIMEOUT, create_app, runner_options
 from exporter.config import Settings
-from exporter.keys import RELOADER
 from exporter.listen import bind
 from exporter.plan import Plan
+from exporter.web.keys import RELOADER
 from exporter.webconfig.load import WebConfig
 
 log = logging.getLogger("exporter")

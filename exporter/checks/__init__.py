@@ -6,19 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from exporter.checks import disk, http, logging, tcp
-from exporter.checks.base import (
-    Check,
-    CheckDeps,
-    CheckResult,
-    CheckType,
-    Component,
-    Observed,
-    Part,
-    RunInfo,
-    RunnerReason,
-    SharedSession,
-    Status,
-)
+from exporter.checks.base import CheckType
 from exporter.checks.stores import elasticsearch, journal, loki
 from exporter.checks.stores import file as file_store
 
@@ -35,18 +23,4 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
 # The check types that look for the canary in a store: they need a logging check to write it.
 STORE_TYPES = frozenset({"file", "journal", "loki", "elasticsearch"})
 
-__all__ = [
-    "CHECK_TYPES",
-    "STORE_TYPES",
-    "Check",
-    "CheckDeps",
-    "CheckResult",
-    "CheckType",
-    "Component",
-    "Observed",
-    "Part",
-    "RunInfo",
-    "RunnerReason",
-    "SharedSession",
-    "Status",
-]
+__all__ = ["CHECK_TYPES", "STORE_TYPES"]

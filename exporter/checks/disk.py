@@ -10,17 +10,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.checks.base import (
-    Check,
-    CheckDeps,
-    CheckResult,
-    CheckType,
-    Component,
-    Observed,
-    RunInfo,
-    Status,
-)
+from exporter.checks.base import CheckDeps, CheckType
 from exporter.options import Invalid
+from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
 
 PROBE_PREFIX = ".smoke-test-exporter-probe-"
 PROBE_BYTES = b"smoke-test-exporter disk probe\n"

@@ -5,19 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from exporter.checks.base import (
-    Check,
-    CheckDeps,
-    CheckResult,
-    CheckType,
-    Component,
-    Part,
-    RunInfo,
-    Status,
-)
+from exporter.checks.base import CheckDeps, CheckType
 from exporter.checks.canaries import CanaryLedger
 from exporter.logs.pipeline import LogPipeline
 from exporter.sinks import Reason
+from exporter.verdict import Check, CheckResult, Component, Part, RunInfo, Status
 
 CANARY_MESSAGE = "Smoke test endpoint triggered. Logging is confirmed to be operational."
 

@@ -12,16 +12,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from exporter.checks.base import (
-    Check,
-    CheckDeps,
-    CheckResult,
-    CheckType,
-    Component,
-    Observed,
-    RunInfo,
-    Status,
-)
+from exporter.checks.base import CheckDeps, CheckType
 from exporter.checks.tls import (
     TlsOptions,
     client_context,
@@ -31,6 +22,7 @@ from exporter.checks.tls import (
 )
 from exporter.config import parse_listen_address
 from exporter.options import Invalid, Seconds
+from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
 
 # The most a banner exchange reads while it looks for expect_regex.
 MAX_BANNER_BYTES = 64 * 1024

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.checks.base import Status
 from exporter.options import Invalid
+from exporter.verdict import Status
 
 # An OpenSSL verify code: the certificate's notAfter has passed.
 CERT_HAS_EXPIRED = 10

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from exporter.checks.base import SharedSession
 from exporter.heartbeat.options import HeartbeatOptions
 from exporter.heartbeat.ping import Ping
 from exporter.heartbeat.pushgateway import Pushgateway
 from exporter.heartbeat.sender import Target
+from exporter.session import SharedSession
 
 
 def build_targets(

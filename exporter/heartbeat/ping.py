@@ -7,11 +7,10 @@ import json
 
 import aiohttp
 
-from exporter.checks.base import SharedSession, connect_failure
 from exporter.heartbeat.options import PingOptions
 from exporter.heartbeat.sender import HeartbeatError, HeartbeatReason
 from exporter.run.results import Answer, RunResult
-from exporter.session import plain
+from exporter.session import SharedSession, connect_failure, plain
 
 
 class Ping:

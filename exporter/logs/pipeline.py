@@ -9,17 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter.config import LogLevel
-from exporter.logs.formatter import JsonLineFormatter
-from exporter.logs.listener import SinkThread
-from exporter.metrics import Metrics
-from exporter.sinks import Delivery, Line, Reason, Sink, SinkOutcome
-from exporter.web.access_log import (
+from exporter.logs.access_log import (
     ACCESS_LOGGER,
     SERVER_LOGGER,
     CompactBadRequests,
     RateLimit,
     RoutineAnswers,
 )
+from exporter.logs.formatter import JsonLineFormatter
+from exporter.logs.listener import SinkThread
+from exporter.sinks import Delivery, Line, Sink, SinkOutcome
 
 CANARY_LOGGER = "exporter.canary"
 QUEUE_SIZE = 10_000
@@ -29,13 +28,13 @@ ACCESS_PER_SECOND = 1000.0
 
 
 class _Target:
-    """One sink as the fan-out sees it: its thread and its queue-full counter."""
+    """One sink as the fan-out sees it: its thread and its dropped-records counters."""
 
-    def __init__(self, thread: SinkThread, metrics: Metrics) -> None:
+    def __init__(self, thread: SinkThread) -> None:
         self.thread = thread
         self.sink = thread.sink
-        self.dropped = metrics.records_dropped.labels(thread.sink.name, "queue_full")
-        self.rate_limited = metrics.records_dropped.labels(thread.sink.name, "rate_limit")
+        self.dropped = thread.sink.series.dropped.labels(thread.sink.name, "queue_full")
+        self.rate_limited = thread.sink.series.dropped.labels(thread.sink.name, "rate_limit")
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class FanoutHandler(logging.Handler):
                 target.dropped.inc()
                 if line.delivery is not None:
                     error = f"queue full ({target.thread.maxsize} records waiting): sink is stuck"
-                    line.delivery.report(target.sink, SinkOutcome(False, Reason.TIMEOUT, error))
+                    line.delivery.give_up(target.sink, error)
 
 
 class LogPipeline:
@@ -78,7 +77,6 @@ class LogPipeline:
     def __init__(
         self,
         sinks: Sequence[Sink],
-        metrics: Metrics,
         level: LogLevel,
         queue_size: int = QUEUE_SIZE,
         *,
@@ -87,7 +85,6 @@ class LogPipeline:
         access_probes: bool = False,
     ) -> None:
         self.level = level
-        self._metrics = metrics
         self._queue_size = queue_size
         self._access_log = access_log
         self._handler = FanoutHandler([self._target(sink) for sink in sinks])
@@ -111,7 +108,7 @@ class LogPipeline:
         return {target.sink.name: target.thread.waiting for target in self._handler.targets}
 
     def _target(self, sink: Sink) -> _Target:
-        return _Target(SinkThread(sink, self._queue_size), self._metrics)
+        return _Target(SinkThread(sink, self._queue_size))
 
     def _dropped_before_fanout(self) -> None:
         """A record dropped before fan-out is lost to every sink."""
@@ -203,8 +200,4 @@ class LogPipeline:
         A sink silent for ``seconds`` fails with "no confirmation within ``timeout_text``"."""
         delivery = Delivery(asyncio.get_running_loop(), self.sinks)
         logging.getLogger(CANARY_LOGGER).info(message, extra={**fields, "_delivery": delivery})
-        outcomes = await delivery.wait(seconds, timeout_text or f"{seconds:g}s")
-        for name, outcome in outcomes.items():
-            if outcome.reason is Reason.TIMEOUT:
-                self._metrics.sink_errors.labels(name, Reason.TIMEOUT.value).inc()
-        return outcomes
+        return await delivery.wait(seconds, timeout_text or f"{seconds:g}s")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 if TYPE_CHECKING:  # at run time the checks import the log pipeline, which imports the metrics
-    from exporter.checks import CheckResult
+    from exporter.verdict import CheckResult
 
 P = "smoke_test_check_"
 # The ``status`` label: exporter.checks.Status, by value.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from exporter.checks import CheckResult, Status
+from exporter.verdict import CheckResult, Status
 
 
 class Trigger(enum.Enum):

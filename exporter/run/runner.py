@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from exporter.checks import Check, CheckResult, RunInfo, RunnerReason, Status
 from exporter.metrics import Metrics
-from exporter.run.check_series import Shape
+from exporter.run.check_series import CheckSeries, Shape
 from exporter.run.cutoff import CutOff, within
 from exporter.run.history import Entry, History
 from exporter.run.results import Answer, CheckOutcome, RunResult, Trigger
+from exporter.verdict import Check, CheckResult, RunInfo, RunnerReason, Status
 
 log = logging.getLogger("exporter.run.runner")
 
@@ -43,6 +43,7 @@ class Runner:
         self,
         checks: Mapping[str, PlannedCheck],
         metrics: Metrics,
+        series: CheckSeries,
         *,
         interval_seconds: float,
         message: str,
@@ -51,8 +52,9 @@ class Runner:
     ) -> None:
         self._checks = dict(checks)
         self._metrics = metrics
+        self._series = series  # each check's own series, kept in step with the checks run
         for name, planned in self._checks.items():
-            metrics.checks.add(name, planned.shape)
+            series.add(name, planned.shape)
         self._between_runs = asyncio.Lock()
         self._interval = interval_seconds
         self._message = message
@@ -114,10 +116,10 @@ class Runner:
         checks no longer named leave the registry, new ones start at 0."""
         for name, planned in self._checks.items():
             if name not in checks or checks[name].shape != planned.shape:
-                self._metrics.checks.remove(name)
+                self._series.remove(name)
         for name, planned in checks.items():
             if name not in self._checks or self._checks[name].shape != planned.shape:
-                self._metrics.checks.add(name, planned.shape)
+                self._series.add(name, planned.shape)
         self._checks = dict(checks)
 
     async def close(self) -> None:
@@ -176,7 +178,7 @@ class Runner:
         m.last_run.set(now)
         m.success.set(1 if result.ok else 0)
         for name, outcome in result.checks.items():
-            m.checks.record(name, outcome.result, outcome.duration_seconds)
+            self._series.record(name, outcome.result, outcome.duration_seconds)
         self.last = result
         self.history.add(
             Entry(

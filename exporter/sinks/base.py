@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Generic, NamedTuple, TypeVar
 
-from exporter.metrics import Metrics
+from exporter.sinks.series import SinkSeries
 
 OptionsT = TypeVar("OptionsT")
 # The ``reason`` label of the dropped-records counter.
@@ -41,6 +41,11 @@ class SinkOutcome:
 OK = SinkOutcome(ok=True)
 
 
+def timed_out(error: str) -> SinkOutcome:
+    """A canary a sink did not confirm in time: it stayed silent, or its queue was full."""
+    return SinkOutcome(False, Reason.TIMEOUT, error)
+
+
 class Delivery:
     """One canary on its way: the sinks that must confirm it, and what each of them said.
 
@@ -57,24 +62,30 @@ class Delivery:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             self._loop.call_soon_threadsafe(self._settle, sink, outcome)
 
+    def give_up(self, sink: Sink, error: str) -> None:
+        """``sink`` will never confirm this canary (its queue is full): a timeout at once."""
+        self.report(sink, timed_out(error))
+
     def _settle(self, sink: Sink, outcome: SinkOutcome) -> None:
         future = self._pending.get(sink)
         if future is not None and not future.done():
             future.set_result(outcome)
 
     async def wait(self, seconds: float, timeout_text: str) -> dict[str, SinkOutcome]:
-        """Every sink's outcome by name; a sink silent for ``seconds`` fails with TIMEOUT."""
+        """Every sink's outcome by name; a sink silent for ``seconds`` fails with TIMEOUT.
+        Each timeout is counted on its sink's error counter."""
         if self._pending:
             await asyncio.wait(self._pending.values(), timeout=seconds)
         outcomes = {}
         for sink, future in self._pending.items():
             if future.done():
-                outcomes[sink.name] = future.result()
+                outcome = future.result()
             else:
                 future.cancel()
-                outcomes[sink.name] = SinkOutcome(
-                    False, Reason.TIMEOUT, f"no confirmation within {timeout_text}"
-                )
+                outcome = timed_out(f"no confirmation within {timeout_text}")
+            if outcome.reason is Reason.TIMEOUT:
+                sink.count_timeout()
+            outcomes[sink.name] = outcome
         return outcomes
 
 
@@ -128,22 +139,26 @@ class Sink:
     the process on its way out.
     """
 
-    def __init__(self, name: str, metrics: Metrics) -> None:
+    def __init__(self, name: str, series: SinkSeries) -> None:
         self.name = name
-        self._metrics = metrics
-        self._errors = {r: metrics.sink_errors.labels(name, r.value) for r in Reason}
-        self._latency = metrics.log_delivery.labels(name)
+        self.series = series
+        self._errors = {r: series.errors.labels(name, r.value) for r in Reason}
+        self._latency = series.delivery.labels(name)
         for drop in DROP_REASONS:
-            metrics.records_dropped.labels(name, drop)
+            series.dropped.labels(name, drop)
 
     def remove_series(self) -> None:
         """Take this sink's series out of the registry: it is no longer configured."""
-        m = self._metrics
+        s = self.series
         for reason in Reason:
-            m.sink_errors.remove(self.name, reason.value)
+            s.errors.remove(self.name, reason.value)
         for drop in DROP_REASONS:
-            m.records_dropped.remove(self.name, drop)
-        m.log_delivery.remove(self.name)
+            s.dropped.remove(self.name, drop)
+        s.delivery.remove(self.name)
+
+    def count_timeout(self) -> None:
+        """Count a canary this sink did not confirm in time."""
+        self._errors[Reason.TIMEOUT].inc()
 
     def handle(self, lines: Sequence[Line]) -> None:
         """Deliver a batch of lines and report the outcome to each canary among them."""
@@ -174,7 +189,7 @@ class Sink:
 class SinkDeps:
     """What a sink may take from the app when it is built."""
 
-    metrics: Metrics
+    series: SinkSeries
     stdout_fd: int
 
 

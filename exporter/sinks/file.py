@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.metrics import Metrics
 from exporter.sinks.base import OK, Batch, Reason, Sink, SinkDeps, SinkOutcome, SinkType
+from exporter.sinks.series import SinkSeries
 
 # Read-write, so the canary can be read back from the very descriptor it was written with.
 FILE_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
@@ -39,8 +39,8 @@ class FileSink(Sink):
     so a failed write leaves nothing in a buffer to be repeated by the next flush.
     """
 
-    def __init__(self, name: str, path: Path, metrics: Metrics) -> None:
-        super().__init__(name, metrics)
+    def __init__(self, name: str, path: Path, series: SinkSeries) -> None:
+        super().__init__(name, series)
         self.path = path
         # Only the sink's thread touches these; close() runs after that thread ends.
         self._fd: int | None = None
@@ -113,7 +113,7 @@ class FileSink(Sink):
 
 def build(name: str, options: FileOptions, deps: SinkDeps) -> Sink:
     """A file, appended to and read back."""
-    return FileSink(name, options.path, deps.metrics)
+    return FileSink(name, options.path, deps.series)
 
 
 TYPE = SinkType(FileOptions, build, "a file, appended to, reopened when moved, read back")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from exporter.metrics import Metrics
 from exporter.sinks.base import OK, Batch, Reason, Sink, SinkDeps, SinkOutcome, SinkType
+from exporter.sinks.series import SinkSeries
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ def write_all(fd: int, data: bytes) -> None:
 class StreamSink(Sink):
     """Writes to a file descriptor (stdout), unbuffered: os.write returning is the flush."""
 
-    def __init__(self, name: str, fd: int, metrics: Metrics) -> None:
-        super().__init__(name, metrics)
+    def __init__(self, name: str, fd: int, series: SinkSeries) -> None:
+        super().__init__(name, series)
         self._fd = fd
 
     def deliver(self, batch: Batch) -> SinkOutcome:
@@ -38,7 +38,7 @@ class StreamSink(Sink):
 
 def build(name: str, options: StdoutOptions, deps: SinkDeps) -> Sink:
     """The process's standard output."""
-    return StreamSink(name, deps.stdout_fd, deps.metrics)
+    return StreamSink(name, deps.stdout_fd, deps.series)
 
 
 TYPE = SinkType(StdoutOptions, build, "the exporter's standard output, unbuffered")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from exporter.config import parse_listen_address
-from exporter.metrics import Metrics
 from exporter.options import Invalid
 from exporter.sinks.base import OK, Batch, Line, Reason, Sink, SinkDeps, SinkOutcome, SinkType
+from exporter.sinks.series import SinkSeries
 from exporter.sinks.syslog_socket import Connection, Refusals
 
 CONNECT_TIMEOUT = 2.0
@@ -100,8 +100,8 @@ class SyslogSink(Sink):
     a canary always tries a closed connection again. Nothing is sent twice, so a reconnect
     makes no duplicate."""
 
-    def __init__(self, name: str, options: SyslogOptions, host: str, metrics: Metrics) -> None:
-        super().__init__(name, metrics)
+    def __init__(self, name: str, options: SyslogOptions, host: str, series: SinkSeries) -> None:
+        super().__init__(name, series)
         self._o = options
         self._host = host or "-"
         self._pid = os.getpid()
@@ -193,7 +193,7 @@ class SyslogSink(Sink):
 
 def build(name: str, options: SyslogOptions, deps: SinkDeps) -> Sink:
     """A syslog sink; its header names this host."""
-    return SyslogSink(name, options, socket.gethostname(), deps.metrics)
+    return SyslogSink(name, options, socket.gethostname(), deps.series)
 
 
 TYPE = SinkType(

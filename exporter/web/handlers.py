@@ -7,11 +7,11 @@ import html
 from aiohttp import hdrs, web
 
 from exporter import __version__
-from exporter.checks import Status
-from exporter.keys import RELOADER, ROUTES, RUNNER, SCRAPE
 from exporter.run.history import Entry
 from exporter.run.results import RunResult
+from exporter.verdict import Status
 from exporter.web import health_json
+from exporter.web.keys import RELOADER, ROUTES, RUNNER, SCRAPE
 from exporter.web.middleware import error_response
 
 NO_STORE = {"Cache-Control": "no-store"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from exporter import __version__
-from exporter.checks import Status
 from exporter.run.results import Answer
+from exporter.verdict import Status
 
 MEDIA_TYPE = "application/health+json"
 # The draft's status words for ours.

@@ -8,7 +8,7 @@ import time
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from exporter.keys import METRICS
+from exporter.web.keys import METRICS
 
 log = logging.getLogger("exporter.http")
 

@@ -9,18 +9,9 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
-from exporter.checks.base import (
-    Check,
-    CheckDeps,
-    CheckResult,
-    CheckType,
-    Component,
-    Observed,
-    RunInfo,
-    Schema,
-    Status,
-)
+from exporter.checks.base import CheckDeps, CheckType, Schema
 from exporter.checks.stores.book import CanaryBook, Sightings, StoreOptions, Wanted
+from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
 
 OptionsT = TypeVar("OptionsT", bound=StoreOptions)
 

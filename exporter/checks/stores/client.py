@@ -11,13 +11,12 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from exporter.checks.base import SharedSession, connect_failure, read_body
 from exporter.checks.secrets import BasicAuth, read_secret, redact
 from exporter.checks.stores.book import StoreOptions
 from exporter.checks.stores.check import StoreError, StoreReason
 from exporter.checks.tls import TlsOptions, client_context, verify_failure
 from exporter.options import Invalid
-from exporter.session import plain
+from exporter.session import SharedSession, connect_failure, plain, read_body
 
 # The most of an answer read: a query for 1000 pending canaries answers far less.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from exporter.checks.base import Check, CheckDeps, Component
+from exporter.checks.base import CheckDeps
 from exporter.checks.canaries import Key
 from exporter.checks.secrets import read_secret
 from exporter.checks.stores.book import Sightings, Wanted
@@ -27,6 +27,7 @@ from exporter.checks.stores.check import StoreError, StoreReason, build_store_ch
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
 from exporter.checks.stores.lines import key_of_fields, key_of_line
 from exporter.options import Invalid
+from exporter.verdict import Check, Component
 
 # index.max_result_window's default: a search returns at most this many hits.
 MOST_HITS = 10_000

@@ -8,12 +8,13 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.checks.base import Check, CheckDeps, Component
+from exporter.checks.base import CheckDeps
 from exporter.checks.canaries import Key
 from exporter.checks.stores.book import FOUND_KEEP, Sightings, StoreOptions, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.follow import Follower, Place
 from exporter.checks.stores.lines import key_of_line
+from exporter.verdict import Check, Component
 
 
 @dataclass(frozen=True, kw_only=True)

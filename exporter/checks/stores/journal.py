@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from exporter.checks.base import Check, CheckDeps, Component
+from exporter.checks.base import CheckDeps
 from exporter.checks.canaries import Key
 from exporter.checks.stores.book import Sightings, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient, quote, shape_error
 from exporter.checks.stores.lines import key_of_fields, key_of_line
 from exporter.options import Invalid
+from exporter.verdict import Check, Component
 
 # Journal field names: upper-case letters, digits and underscores, not starting with a digit.
 FIELD = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")

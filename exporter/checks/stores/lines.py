@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from exporter.checks.canaries import Key
@@ -33,13 +32,3 @@ def key_of_line(line: str, instance: str) -> Key | None:
     except ValueError:
         return None
     return key_of_fields(value, instance) if isinstance(value, dict) else None
-
-
-def count_lines(lines: Iterable[str], instance: str) -> Counter[Key]:
-    """Copies of each of our canaries among ``lines``; other lines are ignored."""
-    counts: Counter[Key] = Counter()
-    for line in lines:
-        key = key_of_line(line, instance)
-        if key is not None:
-            counts[key] += 1
-    return counts

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.checks.base import Check, CheckDeps, Component
+from exporter.checks.base import CheckDeps
 from exporter.checks.canaries import Canary, Key
 from exporter.checks.stores.book import Sightings, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
 from exporter.checks.stores.lines import key_of_line
 from exporter.options import Invalid
+from exporter.verdict import Check, Component
 
 PATH = "/loki/api/v1/query_range"
 # Loki's own cap on entries a query returns (limits_config.max_entries_limit_per_query).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from exporter.config import Settings
@@ -11,10 +9,8 @@ from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import Metrics
 from exporter.reload import Reloader
 from exporter.run.runner import Runner
+from exporter.web.route import Route
 from exporter.web.scrape import SharedRendering
-
-if TYPE_CHECKING:
-    from exporter.routes import Route
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
