@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from exporter import server as exporter_server
 from exporter.app import create_app, runner_options
 from exporter.config import Settings
-from exporter.keys import RUNNER
+from exporter.web.keys import RUNNER
 from exporter.webconfig.load import load_web_config
 from tests.wait import DEADLINE, POLL
 

@@ -11,7 +11,7 @@ import bcrypt
 import pytest
 from aiohttp import encode_basic_auth
 
-from exporter.keys import ROUTES
+from exporter.web.keys import ROUTES
 from tests.conftest import Exporter, StartExporter
 
 # Cost 4, bcrypt's lowest, keeps the tests fast; the middleware does not care.

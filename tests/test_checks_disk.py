@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks import Component, Observed, Status
 from exporter.checks.disk import PROBE_PREFIX, DiskCheck, DiskOptions, DiskReason
+from exporter.verdict import Component, Observed, Status
 from tests.conftest import StartExporter
 from tests.disks import tiny_filesystem
-from tests.test_config_file import refused
+from tests.support.config_files import refused
 
 
 def free_bytes(path: Path) -> int:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks import Component, RunInfo, Status
 from exporter.checks.tcp import TcpCheck, TcpOptions, TcpReason
 from exporter.checks.tls import TlsOptions
 from exporter.options import Seconds
+from exporter.verdict import Component, RunInfo, Status
 from tests.certs import CA
 from tests.conftest import StartExporter
-from tests.test_config_file import refused
+from tests.support.config_files import refused
+from tests.support.sockets import refused_port
 
 
 def run(timeout: float = 1.0) -> RunInfo:
@@ -47,13 +48,6 @@ async def listener(
     finally:
         server.close()
         await server.wait_closed()
-
-
-def refused_port() -> int:
-    """A port nothing listens on: bound, then closed."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from exporter.config import (
     parse_seconds,
     parse_telemetry_path,
 )
-from exporter.routes import route_table
+from exporter.web.routes import route_table
 
 
 def exactly(message: str) -> str:

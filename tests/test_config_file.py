@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exporter.checks.disk import DiskOptions
-from exporter.checks.http import HttpOptions, Method
+from exporter.checks.http_options import HttpOptions, Method
 from exporter.checks.logging import LoggingOptions
 from exporter.checks.stores.loki import LokiOptions
 from exporter.checks.tcp import TcpOptions
@@ -21,22 +21,9 @@ from exporter.sinks.file import FileOptions
 from exporter.sinks.stream import StdoutOptions
 from exporter.sinks.syslog import Format, Framing, SyslogOptions, Transport
 from tests.conftest import FakeServe
+from tests.support.config_files import load, refused
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def load(tmp_path: Path, text: str, **settings: object) -> Plan:
-    path = tmp_path / "smoke-test.yml"
-    path.write_text(text, encoding="utf-8")
-    return load_plan(Settings(config_file=path, **settings))  # type: ignore[arg-type]
-
-
-def refused(tmp_path: Path, text: str, problem: str, **settings: object) -> None:
-    """Loading ``text`` fails with exactly ``problem`` after the file's name."""
-    path = tmp_path / "smoke-test.yml"
-    with pytest.raises(ConfigError) as caught:
-        load(tmp_path, text, **settings)
-    assert str(caught.value) == f"--config.file: {path}: {problem}"
 
 
 def test_no_file_is_the_default_plan_stdout_and_logging() -> None:

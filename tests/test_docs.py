@@ -13,8 +13,8 @@ from exporter.checks import CHECK_TYPES
 from exporter.config import Settings
 from exporter.config_file import load_plan
 from exporter.flags import OPTIONS
-from exporter.routes import route_table
 from exporter.run.check_series import CheckSeries, Shape
+from exporter.web.routes import route_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -88,3 +88,33 @@ def test_the_sidecar_example_config_loads(tmp_path: Path) -> None:
         ("log-disk", "disk"),
         ("logging", "logging"),
     ]
+
+
+def module_map() -> str:
+    """The README's module map: the code block after "The package is a stack of floors"."""
+    after = README[README.index("The package is a stack of floors") :]
+    return after.split("```\n", 2)[1]
+
+
+def test_the_module_map_names_every_module_and_only_modules_that_exist() -> None:
+    # Entries: a line that starts with a path, and the indented lines that go on with it.
+    entries: dict[str, str] = {}
+    key = ""
+    for line in module_map().splitlines():
+        if line.startswith("exporter/"):
+            key, _, rest = line.partition(" ")
+            entries[key] = rest
+        elif line.startswith(" ") and key:
+            entries[key] += " " + line.strip()
+        else:
+            key = ""  # a floor's title
+    for path in (ROOT / "exporter").rglob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        relative = path.relative_to(ROOT).as_posix()
+        folder = path.parent.relative_to(ROOT).as_posix() + "/"
+        # Named by its path, or by its name on its folder's entry.
+        in_folder = re.search(rf"\b{path.stem}\b", entries.get(folder, "")) is not None
+        assert relative in entries or in_folder, relative
+    for named in entries:
+        assert (ROOT / named).exists(), named

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
-from exporter.keys import RUNNER
 from exporter.web.health_json import wants_health_json
+from exporter.web.keys import RUNNER
 from tests.conftest import CANARY, StartExporter
 from tests.pipes import stuck_pipe
 from tests.wait import until

@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from exporter.checks import CheckResult, SharedSession, Status
-from exporter.checks.base import RunnerReason
 from exporter.heartbeat.options import PingOptions
 from exporter.heartbeat.ping import Ping
 from exporter.heartbeat.sender import (
@@ -25,24 +22,14 @@ from exporter.heartbeat.sender import (
     HeartbeatReason,
     HeartbeatSeries,
 )
-from exporter.run.results import CheckOutcome, RunResult, Trigger
+from exporter.run.results import RunResult
+from exporter.session import SharedSession
 from tests.conftest import StartExporter
 from tests.standins.balancer import Balancer, Drop
-from tests.test_checks_tcp import refused_port
-from tests.test_config_file import refused
-from tests.test_reload import reload
-
-
-def result(run_id: str, ok: bool = True) -> RunResult:
-    check = CheckResult(Status.OK) if ok else CheckResult(Status.FAIL, RunnerReason.TIMEOUT, "x")
-    return RunResult(
-        run_id=run_id,
-        trigger=Trigger.HTTP,
-        started=datetime(2026, 12, 3, tzinfo=UTC),
-        duration_seconds=0.001,
-        checks={"logging": CheckOutcome(check, 0.001)},
-        success_message="fine",
-    )
+from tests.support.config_files import refused
+from tests.support.heartbeat import failures, result
+from tests.support.reload import reload
+from tests.support.sockets import refused_port
 
 
 @dataclass
@@ -71,12 +58,6 @@ class Gate:
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
-
-
-def failures(registry: CollectorRegistry, target: str, reason: str) -> float | None:
-    return registry.get_sample_value(
-        "smoke_test_heartbeat_failures_total", {"target": target, "reason": reason}
-    )
 
 
 async def test_a_slow_target_gets_one_send_at_a_time_and_the_newest_run() -> None:

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.checks import SharedSession
 from exporter.heartbeat.options import PingOptions, PushgatewayOptions
 from exporter.heartbeat.ping import Ping
 from exporter.heartbeat.pushgateway import Pushgateway
 from exporter.heartbeat.sender import Heartbeat, HeartbeatSeries
 from exporter.metrics import create_metrics
-from tests.test_heartbeat import failures, result
+from exporter.session import SharedSession
+from tests.support.heartbeat import failures, result
 from tests.wait import until
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry
 from exporter.app import create_app
 from exporter.config import Settings
 from exporter.metrics import HTTP_BUCKETS, TIMED_HANDLERS
-from exporter.routes import route_table
 from exporter.web.limit import RESERVED_ROUTES
+from exporter.web.routes import route_table
 from tests.conftest import StartExporter
 
 DURATION = "smoke_test_http_request_duration_seconds"

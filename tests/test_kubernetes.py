@@ -26,7 +26,7 @@ from cloudcoil.models.prometheus_operator import v1 as operator
 
 from exporter.config import Settings
 from exporter.config_file import load_plan
-from exporter.routes import route_table
+from exporter.web.routes import route_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "kubernetes"

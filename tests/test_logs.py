@@ -13,9 +13,9 @@ from exporter.app import create_app
 from exporter.config import LogLevel, Settings
 from exporter.logs.formatter import JsonLineFormatter
 from exporter.logs.pipeline import LogPipeline
-from exporter.metrics import create_metrics
 from exporter.sinks import Reason
 from exporter.sinks.file import FileSink
+from exporter.sinks.series import SinkSeries
 from exporter.sinks.stream import StreamSink
 from tests.conftest import CANARY, StartExporter, json_lines
 from tests.pipes import stuck_pipe
@@ -154,13 +154,13 @@ async def test_full_queue_drops_and_counts_records_and_fails_the_canary_at_once(
     tmp_path: Path,
 ) -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
+    series = SinkSeries(registry)
     with stuck_pipe() as pipe:
         sinks = [
-            StreamSink("stdout", pipe.write_fd, metrics),
-            FileSink("file", tmp_path / "x.log", metrics),
+            StreamSink("stdout", pipe.write_fd, series),
+            FileSink("file", tmp_path / "x.log", series),
         ]
-        pipeline = LogPipeline(sinks, metrics, LogLevel.INFO, queue_size=3)
+        pipeline = LogPipeline(sinks, LogLevel.INFO, queue_size=3)
         pipeline.start()
         try:
             log = logging.getLogger("exporter.test")
@@ -215,7 +215,7 @@ async def test_a_swap_removes_a_dropped_sinks_series_at_once_while_it_still_drai
     tmp_path: Path,
 ) -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
+    series = SinkSeries(registry)
 
     def errors(sink: str) -> float | None:
         return registry.get_sample_value(
@@ -223,10 +223,8 @@ async def test_a_swap_removes_a_dropped_sinks_series_at_once_while_it_still_drai
         )
 
     with stuck_pipe() as pipe:
-        kept = FileSink("kept", tmp_path / "kept.log", metrics)
-        pipeline = LogPipeline(
-            [StreamSink("gone", pipe.write_fd, metrics), kept], metrics, LogLevel.INFO
-        )
+        kept = FileSink("kept", tmp_path / "kept.log", series)
+        pipeline = LogPipeline([StreamSink("gone", pipe.write_fd, series), kept], LogLevel.INFO)
         pipeline.start()
         try:
             logging.getLogger("exporter.test").info("before the swap")
@@ -256,11 +254,9 @@ async def test_a_swap_removes_a_dropped_sinks_series_at_once_while_it_still_drai
 
 async def test_stop_gives_up_on_a_stuck_sink_within_the_bound(tmp_path: Path) -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
+    series = SinkSeries(registry)
     with stuck_pipe() as pipe:
-        pipeline = LogPipeline(
-            [StreamSink("stdout", pipe.write_fd, metrics)], metrics, LogLevel.INFO
-        )
+        pipeline = LogPipeline([StreamSink("stdout", pipe.write_fd, series)], LogLevel.INFO)
         pipeline.start()
         logging.getLogger("exporter.test").info("never written")
         assert await asyncio.to_thread(pipeline.stop, 0.3) == ["stdout"]

@@ -14,7 +14,9 @@ from aiohttp import ClientTimeout, web
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry, Counter
 
-from exporter.checks import CHECK_TYPES, Check, CheckDeps, CheckResult, CheckType, RunInfo, Status
+from exporter.checks import CHECK_TYPES
+from exporter.checks.base import CheckDeps, CheckType
+from exporter.verdict import Check, CheckResult, RunInfo, Status
 from exporter.web.limit import RESERVE, RESERVED_ROUTES, RequestLimit
 from tests.conftest import Exporter, StartExporter
 from tests.wait import until

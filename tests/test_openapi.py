@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +12,24 @@ import pytest
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
-from jsonschema import Draft202012Validator, ValidationError
-from multidict import CIMultiDictProxy
+from jsonschema import ValidationError
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from prometheus_client import CollectorRegistry
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from exporter.app import create_app
 from exporter.config import Settings
-from exporter.routes import route_table
 from exporter.web import openapi
 from exporter.web.limit import RESERVE, RequestLimit
 from exporter.web.openapi import build_document
 from exporter.web.operations import ref
-from tests.conftest import Exporter, StartExporter
+from exporter.web.routes import route_table
+from tests.conftest import StartExporter
 from tests.integration.exporter_process import ExporterProcess, open_output
 from tests.pipes import stuck_pipe
+from tests.support.openapi_spec import Spec, answer, fetch_spec, operation, pointer
 
-DOCUMENT = "urn:smoke-test-exporter:openapi"
 PATHS = {
     "/",
     "/smoke-test",
@@ -47,82 +44,6 @@ PATHS = {
 # Every path answers GET and HEAD but these.
 POST_ONLY = {"/-/reload"}
 GET_PATHS = PATHS - POST_ONLY
-
-
-def pointer(*parts: str) -> str:
-    """A JSON pointer to ``parts`` (RFC 6901 escaping)."""
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
-
-
-class Spec:
-    """An OpenAPI document, and the check of one real answer against it."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        resource = DRAFT202012.create_resource(document)
-        self._registry: Registry[Any] = Registry().with_resource(DOCUMENT, resource)
-
-    def validator(self, at: str) -> Draft202012Validator:
-        """A JSON Schema validator for the schema at the pointer ``at``, $refs resolved."""
-        return Draft202012Validator(
-            {"$ref": f"{DOCUMENT}#{at}"},
-            registry=self._registry,
-            format_checker=Draft202012Validator.FORMAT_CHECKER,
-        )
-
-    def resolve(self, at: str) -> tuple[str, dict[str, Any]]:
-        """The object at ``at``, following a $ref: its own pointer and its value."""
-        value: Any = self.document
-        for part in at.split("/")[1:]:
-            value = value[part.replace("~1", "/").replace("~0", "~")]
-        if "$ref" in value:
-            return self.resolve(value["$ref"].removeprefix("#"))
-        return at, value
-
-    def check(
-        self,
-        at: str,
-        headers: CIMultiDictProxy[str] | Mapping[str, str],
-        body: bytes,
-        *,
-        head: bool = False,
-    ) -> None:
-        """The answer matches the response object at ``at``: headers, media type, body."""
-        at, response = self.resolve(at)
-        for name in response.get("headers", {}):
-            header_at, header = self.resolve(at + pointer("headers", name))
-            if name not in headers:
-                # Only Retry-After is optional: on a 503 that is a refusal, not a failed run.
-                assert header["required"] is False, f"{name} missing at {at}"
-                continue
-            self.validator(header_at + "/schema").validate(headers[name])
-        if head:
-            assert body == b""
-            return
-        media = headers["Content-Type"].split(";", 1)[0]
-        assert media in response["content"], f"{media} is not documented at {at}"
-        text = body.decode("utf-8")
-        content_at = at + pointer("content", media, "schema")
-        instance = json.loads(text) if media.endswith("json") else text
-        self.validator(content_at).validate(instance)
-
-
-def operation(path: str, method: str, status: int) -> str:
-    return pointer("paths", path, method, "responses", str(status))
-
-
-async def answer(
-    exporter: Exporter, method: str, path: str, **kwargs: Any
-) -> tuple[int, CIMultiDictProxy[str], bytes]:
-    async with exporter.client.request(method, path, **kwargs) as response:
-        return response.status, response.headers, await response.read()
-
-
-async def fetch_spec(exporter: Exporter) -> Spec:
-    status, headers, body = await answer(exporter, "GET", "/openapi.json")
-    assert status == 200
-    assert headers["Content-Type"] == "application/json; charset=utf-8"
-    return Spec(json.loads(body))
 
 
 async def test_served_document_is_valid_openapi_3_1(start_exporter: StartExporter) -> None:
@@ -351,7 +272,7 @@ def test_fuzzed_requests_get_no_5xx_and_every_answer_matches_the_document(
         + [f"POST {path}" for path in POST_ONLY]
     )
     sent: list[str] = []
-    for operation in operations:
+    for operation in operations:  # noqa: F402 (a schemathesis operation, in this loop only)
         # Invalid data needs a parameter to be invalid in: only the metrics path takes one.
         negative = [GenerationMode.NEGATIVE] if operation.path == "/metrics" else []
         for mode in [GenerationMode.POSITIVE, *negative]:

@@ -11,20 +11,12 @@ from typing import Any, cast
 
 import pytest
 
-from exporter.checks import (
-    CHECK_TYPES,
-    Check,
-    CheckDeps,
-    CheckResult,
-    CheckType,
-    Component,
-    Observed,
-    RunInfo,
-    Status,
-)
+from exporter.checks import CHECK_TYPES
+from exporter.checks.base import CheckDeps, CheckType
 from exporter.sinks import OK, SINK_TYPES, Batch, Reason, Sink, SinkDeps, SinkOutcome, SinkType
+from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
 from tests.conftest import CANARY, StartExporter
-from tests.test_openapi import Spec, fetch_spec, operation
+from tests.support.openapi_spec import Spec, fetch_spec, operation
 
 
 class CoinReason(enum.Enum):
@@ -91,7 +83,7 @@ class MemorySink(Sink):
     """Keeps lines in a list; a full list is a write error."""
 
     def __init__(self, name: str, capacity: int, deps: SinkDeps) -> None:
-        super().__init__(name, deps.metrics)
+        super().__init__(name, deps.series)
         self._capacity = capacity
         self.lines = RECEIVED.setdefault(name, [])
 

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import LogLevel
 from exporter.logs.pipeline import QUEUE_SIZE, LogPipeline
-from exporter.metrics import create_metrics
 from exporter.sinks import Reason
+from exporter.sinks.series import SinkSeries
 from exporter.sinks.stream import StreamSink, write_all
 from tests.conftest import CANARY
 from tests.pipes import stuck_pipe
@@ -69,16 +69,14 @@ def without_pytest_log_capture() -> Iterator[None]:
 
 async def test_stuck_sink_keeps_memory_bounded_counts_drops_and_fails_the_canary_at_once() -> None:
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, triggers=[], handlers=[], interval_seconds=0)
+    series = SinkSeries(registry)
 
     def sample(name: str, reason: str) -> float | None:
         return registry.get_sample_value(name, {"sink": "stdout", "reason": reason})
 
     log = logging.getLogger("exporter.test")
     with without_pytest_log_capture(), stuck_pipe() as pipe:
-        pipeline = LogPipeline(
-            [StreamSink("stdout", pipe.write_fd, metrics)], metrics, LogLevel.INFO
-        )
+        pipeline = LogPipeline([StreamSink("stdout", pipe.write_fd, series)], LogLevel.INFO)
         pipeline.start()
         try:
             log.info(MESSAGE, 0, "c-00000", extra={"order_id": 0, "customer": "c-00000"})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from exporter.keys import LOGS
+from exporter.web.keys import LOGS
 from tests.conftest import Exporter, StartExporter, json_lines
+from tests.support.reload import reload
 
 FIRST = """
 sinks:
@@ -24,12 +24,6 @@ checks:
   - {name: logs, type: logging, timeout: 500ms}
   - {name: logging, type: logging}
 """
-
-
-async def reload(exporter: Exporter) -> tuple[int, dict[str, Any]]:
-    async with exporter.client.post("/-/reload") as response:
-        assert response.headers["Cache-Control"] == "no-store"
-        return response.status, await response.json()
 
 
 def series(exporter: Exporter, name: str, label: str) -> set[str]:

@@ -10,19 +10,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.checks import (
-    CHECK_TYPES,
-    Check,
-    CheckResult,
-    Component,
-    RunInfo,
-    RunnerReason,
-    Status,
-)
-from exporter.keys import RUNNER
+from exporter.checks import CHECK_TYPES
 from exporter.metrics import create_metrics
+from exporter.run.check_series import CheckSeries
 from exporter.run.results import Trigger
 from exporter.run.runner import PlannedCheck, Runner
+from exporter.verdict import Check, CheckResult, Component, RunInfo, RunnerReason, Status
+from exporter.web.keys import RUNNER
 from tests.conftest import CANARY, StartExporter
 from tests.wait import until
 
@@ -56,7 +50,7 @@ def make_runner(
         interval_seconds=0,
     )
     planned = {name: PlannedCheck(check, timeout_seconds) for name, check in checks.items()}
-    runner = Runner(planned, metrics, interval_seconds=0, message="fine")
+    runner = Runner(planned, metrics, CheckSeries(registry), interval_seconds=0, message="fine")
     return runner, registry
 
 

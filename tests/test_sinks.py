@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.config import LogLevel
-from exporter.keys import LOGS
+from exporter.web.keys import LOGS
 from tests.conftest import CANARY, Exporter, StartExporter
 from tests.disks import tiny_filesystem
 from tests.pipes import stuck_pipe

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.metrics import Metrics, create_metrics
 from exporter.sinks import OK, Batch, Delivery, Line, Reason, SinkOutcome, syslog_socket
+from exporter.sinks.series import SinkSeries
 from exporter.sinks.syslog import (
     Format,
     Framing,
@@ -28,14 +28,14 @@ from exporter.sinks.syslog import (
     severity,
 )
 from exporter.sinks.syslog_socket import BACKOFF_FIRST, REFUSAL_WAIT
-from tests.test_checks_tcp import refused_port
+from tests.support.sockets import refused_port
 
 CREATED = 1796300000.123456  # 2026-12-03T12:13:20.123456Z
 TEXT = '{"message": "hello", "run_id": "abc", "seq": 1, "instance": "host-a"}'
 
 
-def metrics() -> Metrics:
-    return create_metrics(CollectorRegistry(), triggers=[], handlers=[], interval_seconds=0)
+def series() -> SinkSeries:
+    return SinkSeries(CollectorRegistry())
 
 
 OPEN: list[SyslogSink] = []
@@ -43,7 +43,7 @@ OPEN: list[SyslogSink] = []
 
 def sink(address: str, **options: object) -> SyslogSink:
     """A syslog sink named central on host web-1, closed after the test."""
-    built = SyslogSink("central", SyslogOptions(address, **options), "web-1", metrics())  # type: ignore[arg-type]
+    built = SyslogSink("central", SyslogOptions(address, **options), "web-1", series())  # type: ignore[arg-type]
     OPEN.append(built)
     return built
 

@@ -15,7 +15,7 @@ import pytest
 
 from exporter.sinks import syslog_socket
 from exporter.sinks.syslog_socket import BACKOFF_FIRST, REFUSAL_WAIT, Connection, Refusals
-from tests.test_checks_tcp import refused_port
+from tests.support.sockets import refused_port
 
 # Runs further apart than a refusal may take: only a refusal keeps a UDP sink failing.
 PACE = REFUSAL_WAIT + 0.1

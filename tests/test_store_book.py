@@ -3,56 +3,13 @@ canaries, counted exactly, with the series to match."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from prometheus_client import CollectorRegistry
 
-from exporter.checks.canaries import Canary, CanaryLedger
+from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.book import CanaryBook, Sightings, StoreOptions
-from exporter.checks.stores.lines import count_lines, key_of_line
-from exporter.checks.stores.registry import Stores
-from exporter.checks.stores.series import COUNTED
+from exporter.checks.stores.lines import key_of_line
 from exporter.options import Seconds
-
-STORE = "central"
-
-
-class Books:
-    """A ledger, a registry, and one store's book over them."""
-
-    def __init__(self, **options: float) -> None:
-        self.registry = CollectorRegistry()
-        self.ledger = CanaryLedger("host-a")
-        self.stores = Stores(self.registry, self.ledger)
-        typed: dict[str, Any] = {
-            k: (int(v) if k == "max_pending" else Seconds(v)) for k, v in options.items()
-        }
-        self.book = CanaryBook(self.ledger, self.stores.series(STORE), StoreOptions(**typed))
-
-    def write(self, n: int = 1) -> list[Canary]:
-        return [self.ledger.write(f"run{self.ledger.last_seq + 1:029d}") for _ in range(n)]
-
-    def counts(self) -> dict[str, float]:
-        values = {}
-        for name in COUNTED:
-            sample = f"smoke_test_canary_{name}_total"
-            value = self.registry.get_sample_value(sample, {"store": STORE})
-            assert value is not None
-            values[name] = value
-        return values
-
-    def pending(self) -> float | None:
-        return self.registry.get_sample_value("smoke_test_canary_pending", {"store": STORE})
-
-    def delays(self) -> float | None:
-        return self.registry.get_sample_value(
-            "smoke_test_canary_delay_seconds_count", {"store": STORE}
-        )
-
-
-def zero(**changed: int) -> dict[str, float]:
-    return {name: float(changed.get(name, 0)) for name in COUNTED}
+from tests.support.books import STORE, Books, zero
 
 
 def test_a_found_canary_is_counted_once_with_its_delay() -> None:
@@ -240,7 +197,6 @@ def test_a_line_is_ours_only_with_our_instance_run_and_seq() -> None:
     assert key_of_line("no json here", "host-a") is None
     assert key_of_line('{"broken": ', "host-a") is None
     assert key_of_line("[1, 2]", "host-a") is None
-    assert count_lines([ours, ours, ours.replace("host-a", "host-b")], "host-a") == {("abc", 7): 2}
 
 
 def test_dropping_a_store_removes_its_series_and_state() -> None:

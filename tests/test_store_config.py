@@ -9,7 +9,7 @@ import pytest
 from exporter.checks.stores.file import FileStoreOptions
 from exporter.options import Seconds
 from exporter.sinks.syslog import Format, Framing, SyslogOptions, Transport
-from tests.test_config_file import load, refused
+from tests.support.config_files import load, refused
 
 LOGGING = "  - {name: logging, type: logging}\n"
 SECOND = "checks:\n" + LOGGING + "  - "  # the second check of a config

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks import RunInfo, Status
 from exporter.checks.canaries import Canary
 from exporter.checks.stores.book import CanaryBook
 from exporter.checks.stores.check import StoreCheck, StoreReason
 from exporter.checks.stores.file import FileStore
 from exporter.checks.stores.follow import CHUNK_BYTES, Follower
+from exporter.verdict import RunInfo, Status
 from tests.conftest import StartExporter
-from tests.test_store_book import Books, zero
+from tests.support.books import Books, zero
 
 
 def run(timeout: float = 10.0) -> RunInfo:

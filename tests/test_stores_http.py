@@ -1,102 +1,30 @@
-"""The loki, elasticsearch and journal store checks against stand-ins on loopback (the
-journal's real daemons are in tests/integration/test_journal_chain.py): the exact query, then
-every fault (down, slow, 5xx, 401, garbage, a dropped, duplicated, delayed or
-foreign canary, a lost one), each with its reason, its counter deltas, and recovery."""
+"""Every HTTP store check (loki, elasticsearch, journal) against its stand-in on loopback (the
+journal's real daemons are in tests/integration/test_journal_chain.py): every fault (down, slow,
+5xx, 401, garbage, a dropped, duplicated, delayed or foreign canary, a lost one), each with its
+reason, its counter deltas, and recovery. The queries loki and elasticsearch are asked are in
+tests/test_store_loki.py and tests/test_store_elasticsearch.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from exporter.checks import CheckResult, RunInfo, SharedSession, Status
 from exporter.checks.canaries import Canary
 from exporter.checks.stores.check import StoreCheck, StoreReason
-from exporter.checks.stores.client import HttpStoreOptions, StoreClient
-from exporter.checks.stores.elasticsearch import ElasticsearchOptions, ElasticsearchStore
-from exporter.checks.stores.journal import JournalOptions, JournalStore
-from exporter.checks.stores.loki import LokiOptions, LokiStore
-from exporter.options import Seconds
+from exporter.checks.stores.client import StoreClient
+from exporter.session import SharedSession
+from exporter.verdict import CheckResult, RunInfo, Status
 from tests.standins.balancer import Balancer, Drop
 from tests.standins.base import Standin
-from tests.standins.elasticsearch import Elasticsearch
-from tests.standins.gatewayd import Gatewayd
-from tests.standins.loki import Loki
-from tests.test_store_book import Books, zero
+from tests.support.books import Books, zero
+from tests.support.stores_http import KINDS, Kind
 
-LABELS = {"job": "smoke-test-exporter"}
 # A run's deadline where timing is not what a test is about: 600 runs a round of loopback
 # requests must not fail on one stall of a loaded machine.
 GENEROUS = 10.0
-INDEX = "logs-2026.12.03"
-
-
-def line(canary: Canary, instance: str = "host-a") -> str:
-    return json.dumps(
-        {"message": "m", "run_id": canary.run_id, "seq": canary.seq, "instance": instance}
-    )
-
-
-@dataclass
-class Kind:
-    """One kind of store: its stand-in, its check, and how a shipper puts a canary in it."""
-
-    name: str
-    standin: Callable[[], Standin]
-    options: Callable[[str, float], HttpStoreOptions]
-    store: Callable[[StoreClient, Any], Any]
-    ship: Callable[[Any, Canary, int, float, str], None]
-    wrong_shape: str = '{"data": 1}'  # JSON, but not the documented answer
-
-
-def ship_loki(loki: Loki, canary: Canary, copies: int, after: float, instance: str) -> None:
-    loki.push(line(canary, instance), LABELS, copies=copies, visible_after=after)
-
-
-def ship_journal(
-    gatewayd: Gatewayd, canary: Canary, copies: int, after: float, instance: str
-) -> None:
-    entry = {"MESSAGE": line(canary, instance), "RUN_ID": canary.run_id}
-    entry |= {"SEQ": str(canary.seq), "INSTANCE": instance}  # journald made fields of it
-    gatewayd.add(entry, copies=copies, visible_after=after)
-
-
-def ship_es(es: Elasticsearch, canary: Canary, copies: int, after: float, instance: str) -> None:
-    document = {"@timestamp": "2026-12-03T12:00:00Z", "message": line(canary, instance)}
-    document |= json.loads(line(canary, instance))  # the shipper parsed the JSON line
-    es.index(INDEX, document, copies=copies, visible_after=after)
-
-
-KINDS = [
-    Kind(
-        "loki",
-        Loki,
-        lambda url, delay: LokiOptions(
-            url=url, selector='{job="smoke-test-exporter"}', max_delay=Seconds(delay)
-        ),
-        LokiStore,
-        ship_loki,
-    ),
-    Kind(
-        "elasticsearch",
-        Elasticsearch,
-        lambda url, delay: ElasticsearchOptions(url=url, index="logs-*", max_delay=Seconds(delay)),
-        ElasticsearchStore,
-        ship_es,
-    ),
-    Kind(
-        "journal",
-        Gatewayd,
-        lambda url, delay: JournalOptions(url=url, max_delay=Seconds(delay)),
-        JournalStore,
-        ship_journal,
-        "[1, 2]",  # one JSON object per line is an answer; a line with a list is not
-    ),
-]
 
 
 class Setup:
@@ -183,66 +111,6 @@ async def test_a_shipped_canary_is_found(setup: Setup) -> None:
     assert result.status is Status.OK
     assert setup.counts() == zero(written=1, found=1)
     assert result.detail["newest"]["run_id"] == canary.run_id
-
-
-async def test_loki_is_asked_one_range_query_for_the_batch() -> None:
-    loki = Loki(tenant="team-a")
-    await loki.start()
-    http = SharedSession()
-    await http.open()
-    try:
-        books = Books()
-        options = LokiOptions(
-            url=loki.url + "/", selector='{job="smoke-test-exporter"}', tenant="team-a"
-        )
-        client = StoreClient(http, options, {"X-Scope-OrgID": "team-a"})
-        check = StoreCheck(books.book, LokiStore(client, options))
-        one, two = books.write(2)
-        loki.push(line(one), LABELS)
-        loop = asyncio.get_running_loop()
-        result = await check(RunInfo("r" * 32, "http", loop.time() + 1, 1))
-        assert result.status is Status.OK
-        (asked,) = loki.requests
-        assert asked.path == "/loki/api/v1/query_range"
-        assert asked.headers["X-Scope-OrgID"] == "team-a"
-        assert (
-            asked.query["query"] == f'{{job="smoke-test-exporter"}} |~ `{one.run_id}|{two.run_id}`'
-        )
-        assert asked.query["direction"] == "forward"
-        assert asked.query["limit"] == "100"
-        assert int(asked.query["start"]) == int((one.written - 300) * 1e9)
-        assert books.counts() == zero(written=2, found=1)
-    finally:
-        await http.close()
-        await loki.stop()
-
-
-async def test_elasticsearch_is_asked_one_terms_search_for_the_batch() -> None:
-    es = Elasticsearch(api_key="a2V5OnNlY3JldA==")
-    await es.start()
-    http = SharedSession()
-    await http.open()
-    try:
-        books = Books()
-        options = ElasticsearchOptions(url=es.url, index="logs-*", field="run_id")
-        client = StoreClient(http, options, {"Authorization": "ApiKey a2V5OnNlY3JldA=="})
-        check = StoreCheck(books.book, ElasticsearchStore(client, options))
-        one, two = books.write(2)
-        ship_es(es, one, 1, 0.0, "host-a")
-        loop = asyncio.get_running_loop()
-        result = await check(RunInfo("r" * 32, "http", loop.time() + 1, 1))
-        assert result.status is Status.OK
-        (asked,) = es.requests
-        assert (asked.method, asked.path) == ("POST", "/logs-*/_search")
-        assert asked.body == {
-            "size": 100,
-            "track_total_hits": False,
-            "query": {"terms": {"run_id": [one.run_id, two.run_id]}},
-        }
-        assert books.counts() == zero(written=2, found=1)
-    finally:
-        await http.close()
-        await es.stop()
 
 
 async def test_a_store_that_is_down_is_unreachable_then_recovers(setup: Setup) -> None:

@@ -14,8 +14,8 @@ import yaml
 
 from tests.integration.conftest import Start
 from tests.integration.stack import Alertmanager, Prometheus, Pushgateway, poll, shorten_for
-from tests.integration.test_prometheus import ALERTS
 from tests.promtool import require
+from tests.support.monitoring import ALERTS
 
 JOB = "smoke-test-heartbeat"
 

@@ -16,7 +16,7 @@ from tests.integration.exporter_process import PROBES_LOGGED, ExporterProcess, l
 from tests.wait import wait_until
 
 REJECTED = "Rejected a malformed HTTP request"
-MAX_ERROR_CHARS = 200  # exporter.web.access_log.MAX_ERROR_CHARS
+MAX_ERROR_CHARS = 200  # exporter.logs.access_log.MAX_ERROR_CHARS
 HOST = b"Host: 127.0.0.1\r\n"
 CLOSE = b"Connection: close\r\n"
 # How long the server may let a client take to send its request headers. aiohttp 3.14 has one

@@ -18,8 +18,8 @@ import pytest
 
 from exporter.config import LogLevel
 from tests.conftest import Exporter, StartExporter
-from tests.integration.test_rsyslog_chain import counts
 from tests.journal import Journal
+from tests.support.store_counts import counts
 
 QUIET = {"log_level": LogLevel.ERROR}  # the canary is the only line stdout gets
 MAX_DELAY = 1.0

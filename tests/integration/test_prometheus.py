@@ -20,9 +20,9 @@ from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess
 from tests.integration.stack import Alertmanager, Prometheus, poll, shorten_for
 from tests.promtool import require, tool
+from tests.support.monitoring import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "monitoring" / "alerts.yml"
 JOB = "smoke-test-exporter"
 RUNBOOK = "https://github.com/smoke-test-exporter/smoke-test-exporter/blob/main/README.md#"
 SEVERITIES = {

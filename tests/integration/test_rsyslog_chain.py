@@ -18,6 +18,7 @@ from exporter.config import LogLevel
 from exporter.sinks.syslog_socket import REFUSAL_WAIT
 from tests.conftest import CANARY, Exporter, StartExporter
 from tests.rsyslog import Rsyslog
+from tests.support.store_counts import counts
 
 QUIET = {"log_level": LogLevel.ERROR}  # the canary is the only line: counts are exact
 # For tests that need every run to finish: under CPU contention a run can take over a second,
@@ -25,11 +26,6 @@ QUIET = {"log_level": LogLevel.ERROR}  # the canary is the only line: counts are
 PATIENT = {**QUIET, "timeout_seconds": 10.0}
 # Runs further apart than a UDP refusal may take: only a refusal keeps the sink failing.
 PACE = REFUSAL_WAIT + 0.1
-
-
-def counts(exporter: Exporter, store: str = "central") -> dict[str, float]:
-    names = ("written", "found", "missing", "late", "duplicate", "lost", "dropped_pending")
-    return {n: exporter.sample(f"smoke_test_canary_{n}_total", store=store) for n in names}
 
 
 def config(tmp_path: Path, rsyslog: Rsyslog, sink: str, store: str = "") -> Path:

@@ -1,0 +1,136 @@
+"""The http check tests' shared parts: a loopback server with the answers they need, a CA of
+their own, and the check run against them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from exporter.checks.http import HttpCheck
+from exporter.checks.http_options import HttpOptions
+from exporter.session import SharedSession
+from exporter.verdict import RunInfo
+from tests.certs import CA
+
+HEALTH = {"status": "up", "checks": {"db": "ok", "replicas": [1, 2]}, "ready": True, "load": 1}
+
+
+def run(timeout: float = 1.0) -> RunInfo:
+    loop = asyncio.get_running_loop()
+    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response(HEALTH)
+
+
+async def error(request: web.Request) -> web.Response:
+    return web.json_response({"status": "down"}, status=500)
+
+
+async def hang(request: web.Request) -> web.StreamResponse:
+    """Headers, then nothing."""
+    response = web.StreamResponse()
+    await response.prepare(request)
+    await asyncio.sleep(30)
+    return response
+
+
+async def big(request: web.Request) -> web.StreamResponse:
+    """10 MB of body, the word 'needle' only at its end."""
+    response = web.StreamResponse()
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionResetError):  # the check stops reading at 1 MiB
+        for _ in range(10):
+            await response.write(b"x" * 1_000_000)
+        await response.write(b"needle")
+    return response
+
+
+async def loop(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/loop")
+
+
+async def moved(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/health")
+
+
+async def text(request: web.Request) -> web.Response:
+    return web.Response(text="<html>not json</html>")
+
+
+async def echo(request: web.Request) -> web.Response:
+    """What the request was: method, body and the headers a check sets."""
+    return web.json_response(
+        {
+            "method": request.method,
+            "body": await request.text(),
+            "authorization": request.headers.get("Authorization"),
+            "x-probe": request.headers.get("X-Probe"),
+        }
+    )
+
+
+def app() -> web.Application:
+    application = web.Application()
+    application.router.add_get("/health", health)
+    application.router.add_get("/error", error)
+    application.router.add_get("/hang", hang)
+    application.router.add_get("/big", big)
+    application.router.add_get("/loop", loop)
+    application.router.add_get("/moved", moved)
+    application.router.add_get("/text", text)
+    application.router.add_route("*", "/echo", echo)
+    return application
+
+
+@contextlib.asynccontextmanager
+async def server(ssl_context: ssl.SSLContext | None = None, port: int = 0) -> AsyncIterator[str]:
+    """The test app on a loopback port (any free one by default); its base URL."""
+    runner = web.AppRunner(app(), shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context, reuse_address=True)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[SharedSession]:
+    shared = SharedSession()
+    await shared.open()
+    yield shared
+    await shared.close()
+
+
+@pytest.fixture
+async def base() -> AsyncIterator[str]:
+    async with server() as url:
+        yield url
+
+
+async def check(http: SharedSession, url: str, seconds: float = 1.0, **options: Any) -> Any:
+    return await HttpCheck(HttpOptions(url, **options), http)(run(seconds))
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> CA:
+    return CA(tmp_path, "test-ca")
+
+
+def serving(ca: CA, expires_in: datetime.timedelta) -> ssl.SSLContext:
+    pair = ca.issue(f"server-{expires_in.days}", server=True, expires_in=expires_in)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pair.cert, pair.key)
+    return context
