@@ -11,26 +11,15 @@ from typing import Any, NoReturn
 
 from exporter import __version__
 from exporter.config import Settings
-from exporter.flags import OPTIONS
+from exporter.flags import OPTIONS, Parser, UsageError
 from exporter.probe import DEFAULT_URL, run_probe
 
 PROG = "smoke-test-exporter"
 
 
-class UsageError(Exception):
-    """A flag or environment variable has a value the exporter cannot use."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors become UsageError instead of usage text and exit."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The flags, each noting its environment variable in --help."""
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Prometheus exporter that proves the service is up and its logging works.",
         epilog=f"Subcommand: {PROG} probe [URL] [--timeout SECONDS] requests URL (default "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from exporter.config import (
     parse_bool,
@@ -20,6 +21,18 @@ from exporter.config import (
 )
 
 ENV_PREFIX = "SMOKE_TEST_EXPORTER_"
+
+
+class UsageError(ValueError):
+    """A flag or environment variable has a value the exporter cannot use."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become UsageError instead of usage text and exit: the
+    caller prints them on one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
 
 
 @dataclass(frozen=True)

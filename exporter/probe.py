@@ -7,24 +7,18 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from exporter.config import parse_seconds
+from exporter.flags import Parser
 
 DEFAULT_URL = "http://127.0.0.1:9707/smoke-test"
 _PROG = "smoke-test-exporter probe"
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are raised, to be printed on one line, not as usage text."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ValueError(message)
-
-
 def build_probe_parser() -> argparse.ArgumentParser:
     """Flags of the probe subcommand."""
-    parser = _Parser(
+    parser = Parser(
         prog=_PROG,
         description="GET a URL, print the body, exit 0 on 200 and 1 otherwise.",
         allow_abbrev=False,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from exporter import __version__
-from exporter.cli import UsageError, main, parse_settings
+from exporter.cli import main, parse_settings
 from exporter.config import DEFAULT_MESSAGE, ListenAddress, LogLevel, Settings
-from exporter.flags import OPTIONS
+from exporter.flags import OPTIONS, UsageError
 from tests.conftest import FakeServe
 from tests.entry_points import ENTRY_POINTS, run_entry_point
 
