@@ -13,7 +13,7 @@ from exporter.heartbeat.options import HeartbeatOptions
 from exporter.options import OptionError, Seconds, convert, load_options
 from exporter.plan import CheckSpec, Plan, SinkSpec, default_plan, with_log_file
 from exporter.sinks import SINK_TYPES
-from exporter.yamlfile import YamlError, kind, read_yaml
+from exporter.yamlfile import YamlError, excerpt, kind, read_yaml
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 TOP_KEYS = ("sinks", "checks", "heartbeat")
@@ -84,9 +84,8 @@ def _items(value: Any, section: str) -> list[tuple[str, dict[str, Any], str, str
                 raise OptionError(f"{where}.{key}", f"must be a string, not {kind(item[key])}")
         name = item["name"]
         if not NAME.fullmatch(name):
-            raise OptionError(
-                f"{where}.name", f"{name!r} must match [a-z][a-z0-9_-]{{0,62}} (a label value)"
-            )
+            problem = f"{excerpt(name)} must match [a-z][a-z0-9_-]{{0,62}} (a label value)"
+            raise OptionError(f"{where}.name", problem)
         if name in seen:
             raise OptionError(f"{where}.name", f"{name!r} is already the name of {seen[name]}")
         seen[name] = where
@@ -96,7 +95,8 @@ def _items(value: Any, section: str) -> list[tuple[str, dict[str, Any], str, str
 
 def _type(types: Mapping[str, Any], name: str, where: str) -> Any:
     if name not in types:
-        raise OptionError(f"{where}.type", f"unknown type {name!r} (known: {', '.join(types)})")
+        known = ", ".join(types)
+        raise OptionError(f"{where}.type", f"unknown type {excerpt(name)} (known: {known})")
     return types[name]
 
 

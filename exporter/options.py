@@ -13,13 +13,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NewType, TypeVar
 
-from exporter.yamlfile import kind
+from exporter.yamlfile import excerpt, kind
 
 T = TypeVar("T")
 # A Prometheus duration (500ms, 2s, 1m30s), more than zero; held as seconds.
 Seconds = NewType("Seconds", float)
 DURATION = re.compile(r"((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?")
 DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+# The longest duration a key takes: beyond it a value is a typo (or an overflow waiting).
+MAX_DURATION_SECONDS = 365 * 86400
 
 
 class OptionError(ValueError):
@@ -42,12 +44,16 @@ class Invalid(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus duration such as 500ms, 2s or 1h30m; ValueError if not one."""
+    """Seconds in a Prometheus duration such as 500ms, 2s or 1h30m, at most MAX_DURATION;
+    ValueError if not one."""
     match = DURATION.fullmatch(text)
     if not text or match is None:
-        raise ValueError(f"{text!r} is not a duration: write it as 500ms, 2s, 1m or 1h30m")
+        raise ValueError(f"{excerpt(text)} is not a duration: write it as 500ms, 2s, 1m or 1h30m")
     numbers = match.groups()[1::2]
-    return sum(int(n) * unit for n, unit in zip(numbers, DURATION_UNITS, strict=True) if n)
+    seconds = sum(int(n) * unit for n, unit in zip(numbers, DURATION_UNITS, strict=True) if n)
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{excerpt(text)} is longer than a year")
+    return seconds
 
 
 def load_options(
@@ -120,7 +126,7 @@ def convert(hint: Any, value: Any, key: str, directory: Path) -> Any:  # noqa: P
         except ValueError as error:
             raise OptionError(key, str(error)) from None
         if seconds <= 0:
-            raise OptionError(key, f"{value!r} must be more than 0")
+            raise OptionError(key, f"{excerpt(value)} must be more than 0")
         return Seconds(seconds)
     if hint is bool:
         if not isinstance(value, bool):
@@ -143,11 +149,13 @@ def convert(hint: Any, value: Any, key: str, directory: Path) -> Any:  # noqa: P
     if hint is Path:
         if not isinstance(value, str) or not value:
             raise OptionError(key, f"must be a non-empty path, not {kind(value)}")
+        if "\x00" in value:
+            raise OptionError(key, "must not hold a NUL byte")
         return Path(os.path.normpath(directory / value))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         choices = [member.value for member in hint]
         if value not in choices:
-            raise OptionError(key, f"{value!r} is not one of {', '.join(map(str, choices))}")
+            raise OptionError(key, f"{excerpt(value)} is not one of {', '.join(map(str, choices))}")
         return hint(value)
     if origin in (list, tuple):
         if not isinstance(value, list):

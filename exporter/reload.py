@@ -60,7 +60,8 @@ class Reloader:
         """Load and apply the config file; None when applied, else the one-line error."""
         async with self._lock:
             try:
-                plan = self._load()
+                # Off the event loop: a slow disk, a FIFO or a big file must not stop serving.
+                plan = await asyncio.to_thread(self._load)
             except ConfigError as error:
                 self._metrics.reload_ok.set(0)
                 log.warning(str(error))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from exporter.web.keys import LOGS
 from tests.conftest import Exporter, StartExporter, json_lines
+from tests.support.config_files import alias_bomb
 from tests.support.reload import reload
 
 FIRST = """
@@ -107,6 +112,56 @@ async def test_a_bad_file_keeps_the_running_config_and_says_why(
     path.write_text(FIRST)
     assert (await reload(exporter))[0] == 200
     assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 1
+
+
+HOSTILE = {
+    "alias bomb": (
+        alias_bomb("checks"),
+        "not valid YAML: more than 100,000 values once its aliases are expanded",
+    ),
+    "deep nesting": (
+        "checks: " + "[" * 3000 + "]" * 3000 + "\n",
+        "not valid YAML: nested deeper than 64 levels",
+    ),
+    "NUL in a path": (
+        'sinks: [{name: central, type: file, path: "a\\0b.log"}]\n',
+        "sinks[0].path: must not hold a NUL byte",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=str)
+async def test_a_hostile_file_is_a_400_with_one_line_and_serving_goes_on(
+    start_exporter: StartExporter, tmp_path: Path, case: str
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(FIRST)
+    exporter = await start_exporter(config_file=path)
+    text, problem = HOSTILE[case]
+    path.write_text(text)
+    error = f"--config.file: {path}: {problem}"
+    assert await reload(exporter) == (
+        400,
+        {"status": 400, "error": "Bad Request", "message": error},
+    )
+    assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 0
+    status, _ = await exporter.smoke()
+    assert status == 200
+
+
+async def test_a_fifo_in_the_config_files_place_fails_the_reload_and_never_blocks(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(FIRST)
+    exporter = await start_exporter(config_file=path)
+    path.unlink()
+    os.mkfifo(path)  # nobody writes to it: an open() for reading would wait for ever
+    error = f"--config.file: {path}: cannot read it: not a regular file"
+    status, body = await asyncio.wait_for(reload(exporter), 10)
+    assert (status, body["message"]) == (400, error)
+    async with exporter.client.get("/-/healthy") as response:
+        assert response.status == 200
 
 
 async def test_reload_without_a_config_file_keeps_the_flags_plan(

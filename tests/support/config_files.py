@@ -23,3 +23,12 @@ def refused(tmp_path: Path, text: str, problem: str, **settings: object) -> None
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, text, **settings)
     assert str(caught.value) == f"--config.file: {path}: {problem}"
+
+
+def alias_bomb(key: str | None) -> str:
+    """ "Billion laughs": 9 levels of 10 aliases each, 10^9 strings once expanded, in under
+    600 bytes; the last level (anchor ``i``) is the value of ``key``, if one is given."""
+    levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for below, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join([f'*{below}'] * 10)}]")
+    return "\n".join(levels) + "\n" + (f"{key}: *i\n" if key else "")

@@ -1,0 +1,80 @@
+"""Hostile config files against the real process: each is one line and exit 2 at start-up,
+and a failed reload at SIGHUP that never stops the server answering."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Start
+from tests.integration.exporter_process import SCRIPT, finished_lines
+from tests.support.config_files import alias_bomb
+from tests.wait import wait_until
+
+FILES = {
+    "alias bomb": (
+        alias_bomb("checks"),
+        "not valid YAML: more than 100,000 values once its aliases are expanded",
+    ),
+    "deep nesting": (
+        "checks: " + "[" * 3000 + "]" * 3000 + "\n",
+        "not valid YAML: nested deeper than 64 levels",
+    ),
+    "NUL in a path": (
+        'sinks: [{name: central, type: file, path: "a\\0b.log"}]\n',
+        "sinks[0].path: must not hold a NUL byte",
+    ),
+    "NUL in a token file": (
+        "checks: [{name: web, type: http, url: 'http://127.0.0.1:1/', "
+        'bearer_token_file: "t\\0k"}]\n',
+        "checks[0].bearer_token_file: must not hold a NUL byte",
+    ),
+    "a duration of ages": (
+        "checks: [{name: web, type: http, url: 'http://127.0.0.1:1/', timeout: 99999y}]\n",
+        "checks[0].timeout: '99999y' is longer than a year",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FILES, ids=str)
+def test_a_hostile_config_file_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
+    text, problem = FILES[case]
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(text)
+    result = subprocess.run(
+        [SCRIPT, "--web.listen-address=127.0.0.1:0", f"--config.file={path}"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.decode() == f"smoke-test-exporter: error: --config.file: {path}: {problem}\n"
+    )
+    assert result.stdout == b""  # it never started: no canary
+
+
+def test_sighup_with_a_fifo_for_the_config_file_fails_the_reload_and_keeps_serving(
+    start: Start, tmp_path: Path
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text("checks: [{name: logging, type: logging}]\n")
+    exporter = start(f"--config.file={path}", "--smoke-test.interval=0")
+    exporter.wait_ready()
+    path.unlink()
+    os.mkfifo(path)  # nobody writes: an open() for reading would wait for ever
+    exporter.process.send_signal(signal.SIGHUP)
+    error = f"--config.file: {path}: cannot read it: not a regular file"
+    wait_until(
+        lambda: any(line["message"] == error for line in finished_lines(tmp_path / "stdout.log")),
+        "the reload's WARNING",
+    )
+    assert exporter.get("/-/healthy").status == 200
+    assert exporter.get("/smoke-test").status == 200
+    scrape = exporter.get("/metrics").body.decode().splitlines()
+    assert "smoke_test_exporter_config_last_reload_successful 0.0" in scrape
