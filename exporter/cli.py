@@ -100,6 +100,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 0
     if warning := preflight.log_file_warning(settings):
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    for warning in loaded.web_config.warnings if loaded.web_config else ():
+        print(f"{PROG}: warning: --web.config.file: {warning}", file=sys.stderr)
     return asyncio.run(serve(settings, loaded.plan, loaded.web_config))
 
 

@@ -59,6 +59,8 @@ class WebConfig:
     tls_server_config: TLSServerConfig | None = None
     basic_auth_users: Mapping[str, str] = field(default_factory=dict, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
+    # What the file says that works but is likely a mistake, for a WARNING at start-up.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
     credentials: Credentials | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,10 +81,15 @@ def load_web_config(path: Path) -> WebConfig:
     http = _section(top.get("http_server_config"), "http_server_config")
     if not isinstance(http.get("http2", True), bool):  # accepted; aiohttp speaks HTTP/1.1 only
         raise ValueError("http_server_config.http2 must be true or false")
+    users = _users(top.get("basic_auth_users"))
+    warnings: tuple[str, ...] = ()
+    if "basic_auth_users" in top and not users:  # as exporter-toolkit: empty means no auth
+        warnings = ("basic_auth_users is empty: every endpoint answers without authentication",)
     config = WebConfig(
         tls_server_config=_tls(tls, path.absolute().parent) if tls else None,
-        basic_auth_users=_users(top.get("basic_auth_users")),
+        basic_auth_users=users,
         headers=_headers(http.get("headers")),
+        warnings=warnings,
     )
     config.ssl_context()  # reads the certificate, key and CA now: a bad one stops start-up
     return config

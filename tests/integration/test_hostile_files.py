@@ -78,3 +78,15 @@ def test_sighup_with_a_fifo_for_the_config_file_fails_the_reload_and_keeps_servi
     assert exporter.get("/smoke-test").status == 200
     scrape = exporter.get("/metrics").body.decode().splitlines()
     assert "smoke_test_exporter_config_last_reload_successful 0.0" in scrape
+
+
+def test_an_empty_basic_auth_users_starts_open_with_a_warning(start: Start, tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text("basic_auth_users: {}\n")
+    exporter = start(f"--web.config.file={web}")
+    exporter.wait_ready()
+    assert exporter.stderr == (
+        "smoke-test-exporter: warning: --web.config.file: basic_auth_users is empty: "
+        "every endpoint answers without authentication\n"
+    )
+    assert exporter.get("/smoke-test").status == 200  # as exporter-toolkit: open
