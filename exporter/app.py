@@ -94,6 +94,8 @@ def create_app(
         access_log=settings.access_log,
         access_per_second=settings.access_log_per_second,
         access_probes=settings.access_log_probes,
+        access_bytes_per_second=settings.access_log_bytes_per_second,
+        access_burst_bytes=settings.access_log_bytes_per_second / 5,
     )
     http = SharedSession()
     heartbeat = Heartbeat(HeartbeatSeries(registry))

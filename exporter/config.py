@@ -60,6 +60,7 @@ class Settings:
     access_log: bool = True
     access_log_per_second: float = 1000.0
     access_log_probes: bool = False  # log successful scrapes and probes too
+    access_log_bytes_per_second: float = 200_000.0  # lines clients make; bursts of a fifth
     web_config_file: Path | None = None
     config_file: Path | None = None
     instance: str | None = None  # None: the host name
@@ -130,6 +131,17 @@ def parse_count(text: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise ValueError(f"{text!r} is not a whole number, 0 or more")
     return int(value)
+
+
+def parse_rate(text: str) -> float:
+    """A finite number above 0: so many a second."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text!r} must be a finite number above 0")
+    return value
 
 
 def parse_log_level(text: str) -> LogLevel:

@@ -16,6 +16,7 @@ from exporter.config import (
     parse_log_level,
     parse_message,
     parse_path,
+    parse_rate,
     parse_seconds,
     parse_telemetry_path,
 )
@@ -127,6 +128,13 @@ OPTIONS = (
         "access_log_per_second",
         partial(parse_seconds, allow_zero=False),
         "cap on access-log records per second; the rest are dropped and counted (default 1000)",
+    ),
+    Option(
+        "--log.access-max-bytes-per-second",
+        "access_log_bytes_per_second",
+        parse_rate,
+        "cap on the bytes a second of the lines any client can make (the access log, rejected "
+        "requests), bursts of a fifth as many; the rest are dropped and counted (default 200000)",
     ),
     Option(
         "--config.file",

@@ -161,6 +161,16 @@ CASES = [
         1000.0,
     ),
     Case(
+        "--log.access-max-bytes-per-second",
+        "SMOKE_TEST_EXPORTER_LOG_ACCESS_MAX_BYTES_PER_SECOND",
+        "access_log_bytes_per_second",
+        "50000",
+        50000.0,
+        "100000",
+        100000.0,
+        200000.0,
+    ),
+    Case(
         "--config.file",
         "SMOKE_TEST_EXPORTER_CONFIG_FILE",
         "config_file",
@@ -267,6 +277,7 @@ UNUSABLE_ENV_TEXT = {
     "instance": "two words",
     "access_log": "maybe",
     "access_log_probes": "sometimes",
+    "access_log_bytes_per_second": "0",
     "access_log_per_second": "0",
 }
 

@@ -1,4 +1,4 @@
-"""aiohttp's own log records: the JSON access log, its rate cap, and compact parser errors."""
+"""aiohttp's own log records: the JSON access log, its caps, and compact parser errors."""
 
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import BaseRequest, Request, StreamResponse
 
+from exporter.logs.cut import cut, cut_or_none
+
 ACCESS_LOGGER = "aiohttp.access"
 SERVER_LOGGER = "aiohttp.server"
 # Malformed requests are logged at most this often (per second, with a burst of as many).
 BAD_REQUESTS_PER_SECOND = 5.0
-MAX_ERROR_CHARS = 200
+# The most a parser error takes in its line, in bytes of its JSON form: it quotes the request.
+MAX_ERROR_BYTES = 200
 # aiohttp answers a request its parser rejected through a stand-in request with this method
 # (aiohttp.web_protocol.ERROR); real methods never spell it, since the parser refuses them.
 REJECTED_METHOD = "UNKNOWN"
 # Marks a record that already took its token (leading underscore: not a JSON field).
 ADMITTED = "_admitted"
+# Marks a record any client can make, one per request: its line is charged to the byte budget
+# (LogPipeline's), so that no flood writes more than that to a sink.
+BUDGETED = "_budgeted"
 # Routes polled on a schedule, by route name: Prometheus' scrape and the liveness and readiness
 # probes. Their successful answers are counted in smoke_test_http_requests_total, and logged
 # only with --log.access-probes: at a scrape every 15 s and probes every 10 s they would be
@@ -42,23 +48,27 @@ class JsonAccessLogger(AbstractAccessLogger):
         for limit in self.logger.filters:
             if isinstance(limit, RateLimit) and not limit.admit():
                 return
+        # Every value the client chose is cut to size (exporter.logs.cut): an 8 KB header of
+        # invalid bytes would otherwise take 48 KB of the line.
+        method = cut(request.method)
         record = self.logger.makeRecord(
             self.logger.name,
             logging.INFO,
             "(access log)",
             0,
             "%s %s %s",
-            (request.method, request.path, response.status),
+            (method, cut(request.path), response.status),
             None,
             extra={
-                "remote": request.remote,
-                "method": request.method,
-                "path": request.raw_path,
+                "remote": cut_or_none(request.remote),
+                "method": method,
+                "path": cut(request.raw_path),  # the query with it
                 "status": response.status,
                 "response_bytes": response.body_length,  # headers included, like %b
                 "duration_seconds": round(time, 6),
-                "user_agent": request.headers.get("User-Agent"),
+                "user_agent": cut_or_none(request.headers.get("User-Agent")),
                 ADMITTED: True,
+                BUDGETED: True,
             },
         )
         self.logger.handle(record)
@@ -69,26 +79,30 @@ class JsonAccessLogger(AbstractAccessLogger):
 
 
 class RateLimit(logging.Filter):
-    """A token bucket: at most ``per_second`` records a second, bursts of as many; the rest
-    are dropped and reported to ``on_drop``."""
+    """A token bucket: at most ``per_second`` tokens a second, bursts of ``burst`` (as many
+    by default). A record costs a token, a line of the byte budget its bytes; what finds too
+    few is dropped and reported to ``on_drop``."""
 
-    def __init__(self, per_second: float, on_drop: Callable[[], None]) -> None:
+    def __init__(
+        self, per_second: float, on_drop: Callable[[], None], burst: float | None = None
+    ) -> None:
         super().__init__()
         self._rate = per_second
-        self._tokens = per_second
+        self._burst = per_second if burst is None else burst
+        self._tokens = self._burst
         self._last = time.monotonic()
         self._on_drop = on_drop
 
     def filter(self, record: logging.LogRecord) -> bool:
         return getattr(record, ADMITTED, False) or self.admit()
 
-    def admit(self) -> bool:
-        """Take a token if there is one; count a drop if not."""
+    def admit(self, cost: float = 1) -> bool:
+        """Take ``cost`` tokens if there are as many; count a drop if not."""
         now = time.monotonic()
-        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
         self._last = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= cost:
+            self._tokens -= cost
             return True
         self._on_drop()
         return False
@@ -130,7 +144,8 @@ class CompactBadRequests(logging.Filter):
         remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
         record.msg, record.args = "Rejected a malformed HTTP request", None
         record.exc_info, record.exc_text = None, None
-        record.remote = remote
+        record.remote = cut(str(remote)) if remote is not None else None
         record.status = error.code
-        record.error = " ".join(str(error.message).split())[:MAX_ERROR_CHARS]
+        record.error = cut(" ".join(str(error.message).split()), MAX_ERROR_BYTES)
+        setattr(record, BUDGETED, True)
         return True

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from exporter.config import LogLevel
 from exporter.logs.access_log import (
     ACCESS_LOGGER,
+    BUDGETED,
     SERVER_LOGGER,
     CompactBadRequests,
     RateLimit,
@@ -21,10 +22,17 @@ from exporter.logs.listener import SinkThread
 from exporter.sinks import Delivery, Line, Sink, SinkOutcome
 
 CANARY_LOGGER = "exporter.canary"
+# Lines a sink's queue holds. An access line is at most 1 800 bytes (every value a client
+# chooses is cut: exporter.logs.cut), so a queue full of them holds 18 MB at most, the same
+# strings in every sink's queue.
 QUEUE_SIZE = 10_000
-# The default cap on access-log records: generous for a probe target, small enough that a flood
-# cannot fill a disk (about 250 bytes a line: under 250 kB/s).
+# The default cap on access-log records: generous for a probe target.
 ACCESS_PER_SECOND = 1000.0
+# The byte budget of the lines any client can make (the access log and rejected requests),
+# charged at the size of each line: 200 kB a second, bursts of 40 kB. No flood writes more
+# than 240 kB to a sink in any second, and the rest of the log has room under 250 kB.
+ACCESS_BYTES_PER_SECOND = 200_000.0
+ACCESS_BURST_BYTES = 40_000.0
 
 
 class _Target:
@@ -50,11 +58,13 @@ class FanoutHandler(logging.Handler):
     Only the line and its canary marker are queued, not the record, so a full queue of a
     stuck sink stays small. A full queue means its sink is stuck or slow: the line is dropped
     and counted, and a dropped canary fails at once rather than waiting for the timeout.
+    A line any client can make is charged its bytes (and a newline) to ``budget`` first.
     """
 
-    def __init__(self, targets: Sequence[_Target]) -> None:
+    def __init__(self, targets: Sequence[_Target], budget: RateLimit) -> None:
         super().__init__()
         self.targets = tuple(targets)  # replaced whole by a reload, read once per record
+        self.budget = budget
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -63,6 +73,8 @@ class FanoutHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - logging's own convention for a broken record
             self.handleError(record)
             return
+        if getattr(record, BUDGETED, False) and not self.budget.admit(len(line.text) + 1):
+            return  # counted for every sink by the budget (ASCII: a character is a byte)
         for target in self.targets:
             if not target.thread.offer(line):
                 target.dropped.inc()
@@ -83,11 +95,14 @@ class LogPipeline:
         access_log: bool = True,
         access_per_second: float = ACCESS_PER_SECOND,
         access_probes: bool = False,
+        access_bytes_per_second: float = ACCESS_BYTES_PER_SECOND,
+        access_burst_bytes: float = ACCESS_BURST_BYTES,
     ) -> None:
         self.level = level
         self._queue_size = queue_size
         self._access_log = access_log
-        self._handler = FanoutHandler([self._target(sink) for sink in sinks])
+        budget = RateLimit(access_bytes_per_second, self._dropped_before_fanout, access_burst_bytes)
+        self._handler = FanoutHandler([self._target(sink) for sink in sinks], budget)
         self._handler.setFormatter(JsonLineFormatter())
         self._access_limit = RateLimit(access_per_second, self._dropped_before_fanout)
         # Without --log.access-probes, successful scrapes and probes are left out.

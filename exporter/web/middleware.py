@@ -8,6 +8,7 @@ import time
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from exporter.logs.cut import cut
 from exporter.web.keys import METRICS
 
 log = logging.getLogger("exporter.http")
@@ -78,5 +79,5 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         )
         return error_response(exc.status, exc.reason, message)
     except Exception:
-        log.exception("Unhandled error", extra={"path": request.path})
+        log.exception("Unhandled error", extra={"path": cut(request.path)})
         return error_response(500, "Internal Server Error", "unexpected error; see the logs")
