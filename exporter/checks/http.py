@@ -7,6 +7,7 @@ import re
 import time
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from exporter.checks.base import CheckDeps, CheckType
 from exporter.checks.http_failure import (
@@ -21,7 +22,7 @@ from exporter.checks.http_failure import (
     matches,
 )
 from exporter.checks.http_options import HttpOptions
-from exporter.checks.secrets import redact
+from exporter.checks.secrets import Secrets
 from exporter.checks.tls import client_context, expiry_problem, watching_handshakes
 from exporter.session import SharedSession, read_body
 from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
@@ -45,17 +46,14 @@ class HttpCheck:
         self._body_regex = re.compile(options.body_regex.encode()) if options.body_regex else None
         self._needs_body = options.body_regex is not None or options.json_path is not None
         self._ssl = client_context(options.tls)
-        self._secrets = [
-            secret
-            for secret in (options.token, options.basic_auth and options.basic_auth.password)
-            if secret
-        ]
         self._headers = dict(options.headers)
         if options.token is not None:
             self._headers["Authorization"] = f"Bearer {options.token}"
         if options.basic_auth is not None:
             auth = options.basic_auth
             self._headers["Authorization"] = auth.header
+        password = options.basic_auth.password if options.basic_auth else None
+        self._secrets = Secrets((options.token, password), self._headers)
 
     def _result(
         self,
@@ -67,16 +65,12 @@ class HttpCheck:
         return CheckResult(
             status,
             reason,
-            self._redact(error),
+            self._secrets.redact(error),
             self._component,
             None if answer is None else Observed(answer.seconds, "s"),
             detail={} if answer is None else {"http_status": answer.status},
             cert_expiry=None if answer is None else answer.expires,
         )
-
-    def _redact(self, error: str) -> str:
-        """The error without the check's secrets, should a server have echoed one back."""
-        return redact(error, self._secrets)
 
     async def __call__(self, run: RunInfo) -> CheckResult:
         step = Step()
@@ -86,7 +80,8 @@ class HttpCheck:
                 answer = await self._ask(step, started)
         except TimeoutError:
             return self._result(Status.FAIL, HttpReason.TIMEOUT, late(step, run))
-        except aiohttp.ClientError as error:
+        except (aiohttp.ClientError, HttpProcessingError) as error:
+            # aiohttp's pure-Python parser raises HttpProcessingError itself: not a ClientError
             return self._result(Status.FAIL, *failure(error, step, self._options.url))
         return self._verdict(answer)
 
@@ -137,7 +132,7 @@ class HttpCheck:
             where = f"the first {size} bytes" if answer.truncated else f"{size} bytes"
             return Status.FAIL, HttpReason.BODY, f"no match for {o.body_regex!r} in {where}"
         if o.json_path is not None:
-            wrong = json_problem(answer, o.json_path, o.json_equals)
+            wrong = json_problem(answer, o.json_path, o.json_equals, self._secrets)
             if wrong is not None:
                 return Status.FAIL, HttpReason.JSON, wrong
         if answer.expires is not None:

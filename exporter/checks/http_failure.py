@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
+from exporter.checks.secrets import Secrets, unquoted
 from exporter.checks.tls import verify_failure
 from exporter.session import connect_failure
 from exporter.verdict import RunInfo
@@ -17,6 +19,8 @@ from exporter.verdict import RunInfo
 # The most of a body the check reads, for body_regex and json_path.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_REDIRECTS = 10
+# How much of a value at json_path the error quotes.
+QUOTED_CHARS = 200
 
 
 class HttpReason(enum.Enum):
@@ -50,8 +54,11 @@ class Answer:
     expires: float | None
 
 
-def failure(error: aiohttp.ClientError, step: Step, url: str) -> tuple[HttpReason, str]:
-    """The reason and the error for a request that got no whole answer."""
+def failure(
+    error: aiohttp.ClientError | HttpProcessingError, step: Step, url: str
+) -> tuple[HttpReason, str]:
+    """The reason and the error for a request that got no whole answer; what the server sent
+    is not quoted (unquoted)."""
     if isinstance(error, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
         return _tls_failure(error, url)
     if isinstance(error, aiohttp.TooManyRedirects):
@@ -60,8 +67,8 @@ def failure(error: aiohttp.ClientError, step: Step, url: str) -> tuple[HttpReaso
     if isinstance(error, aiohttp.ClientConnectorError):
         return HttpReason.CONNECT, connect_failure(error)
     if step.at == "body":
-        return HttpReason.BODY, f"the body broke off: {_plain(error)}"
-    return HttpReason.CONNECT, f"no answer from {url}: {_plain(error)}"
+        return HttpReason.BODY, f"the body broke off: {unquoted(error)}"
+    return HttpReason.CONNECT, f"no answer from {url}: {unquoted(error)}"
 
 
 def _tls_failure(
@@ -74,7 +81,7 @@ def _tls_failure(
         return reason, f"{error.host}:{error.port}: {why}"
     if isinstance(error, aiohttp.ClientConnectorSSLError):
         return HttpReason.TLS, f"TLS with {error.host}:{error.port}: {_os(error)}"
-    return HttpReason.TLS, f"TLS with {url}: {_plain(error)}"
+    return HttpReason.TLS, f"TLS with {url}: {unquoted(error)}"
 
 
 def matches(status: int, wanted: int | str) -> bool:
@@ -83,8 +90,9 @@ def matches(status: int, wanted: int | str) -> bool:
     return str(status // 100) == wanted[0]
 
 
-def json_problem(answer: Answer, path: str, wanted: Any) -> str | None:
-    """Why the body's value at ``path`` is not ``wanted``, or None when it is."""
+def json_problem(answer: Answer, path: str, wanted: Any, secrets: Secrets) -> str | None:
+    """Why the body's value at ``path`` is not ``wanted``, or None when it is; the value is
+    quoted with ``secrets`` redacted before it is cut."""
     if answer.truncated:
         return f"the body is over {MAX_BODY_BYTES} bytes: not parsed as JSON"
     try:
@@ -101,7 +109,8 @@ def json_problem(answer: Answer, path: str, wanted: Any) -> str | None:
         else:
             return f"{'.'.join(walked)} is not in the body"
     if not same_json(value, wanted):
-        return f"{path} is {json.dumps(value)[:200]}, expected {json.dumps(wanted)[:200]}"
+        found = secrets.quote(json.dumps(value), QUOTED_CHARS)
+        return f"{path} is {found}, expected {json.dumps(wanted)[:QUOTED_CHARS]}"
     return None
 
 
@@ -130,8 +139,4 @@ def _os(error: aiohttp.ClientError) -> str:
     cause = getattr(error, "os_error", None)
     if isinstance(cause, OSError):
         return os.strerror(cause.errno) if cause.errno else str(cause.strerror or cause)
-    return _plain(error)
-
-
-def _plain(error: BaseException) -> str:
-    return str(error) or type(error).__name__
+    return unquoted(error)

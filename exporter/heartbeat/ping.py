@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
+from exporter.checks.secrets import unquoted
 from exporter.heartbeat.options import PingOptions
 from exporter.heartbeat.sender import HeartbeatError, HeartbeatReason
 from exporter.run.results import Answer, RunResult
-from exporter.session import SharedSession, connect_failure, plain
+from exporter.session import SharedSession, connect_failure
 
 
 class Ping:
@@ -43,7 +45,9 @@ class Ping:
                 status = response.status
         except aiohttp.ClientConnectorError as error:
             raise HeartbeatError(HeartbeatReason.CONNECT, connect_failure(error)) from None
-        except aiohttp.ClientError as error:
-            raise HeartbeatError(HeartbeatReason.CONNECT, f"{url}: {plain(error)}") from None
+        except (aiohttp.ClientError, HttpProcessingError) as error:
+            # aiohttp's parser would quote the bytes of an answer that is not HTTP (the
+            # pure-Python one raises HttpProcessingError itself, not a ClientError)
+            raise HeartbeatError(HeartbeatReason.CONNECT, f"{url}: {unquoted(error)}") from None
         if not 200 <= status < 300:
             raise HeartbeatError(HeartbeatReason.STATUS, f"{method} {url}: status {status}")

@@ -9,19 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
-from exporter.checks.secrets import BasicAuth, read_secret, redact
+from exporter.checks.secrets import BasicAuth, Secrets, read_secret, unquoted
 from exporter.checks.stores.book import StoreOptions
 from exporter.checks.stores.check import StoreError, StoreReason
 from exporter.checks.tls import TlsOptions, client_context, verify_failure
 from exporter.options import Invalid
-from exporter.session import SharedSession, connect_failure, plain, read_body
+from exporter.session import SharedSession, connect_failure, read_body
 
 # The most of an answer read: a query for 1000 pending canaries answers far less.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
-# How much of an error answer the reason quotes.
-QUOTED_BYTES = 200
+# How much of an error answer the reason quotes, in characters.
+QUOTED_CHARS = 200
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None)  # the run's deadline bounds each request
 
 
@@ -78,7 +79,7 @@ class StoreClient:
         self._ssl = client_context(options.tls)
         self._server_name = options.tls.server_name if options.tls else None
         self._headers = {**options.auth_headers(), **(headers or {})}
-        self._secrets = [*options.secrets(), *(secrets or [])]
+        self._secrets = Secrets([*options.secrets(), *(secrets or [])], self._headers)
 
     def url(self, path: str) -> URL:
         """``path`` under the store's URL (which may itself have a path, behind a proxy)."""
@@ -118,13 +119,13 @@ class StoreClient:
             raise self._error(StoreReason.TLS, f"TLS with {url.host}: {error}") from None
         except aiohttp.ClientConnectorError as error:
             raise self._error(StoreReason.UNREACHABLE, connect_failure(error)) from None
-        except aiohttp.ClientError as error:
-            why = plain(error)
+        except (aiohttp.ClientError, HttpProcessingError) as error:
+            why = unquoted(error)  # aiohttp's parser would quote the bytes it could not parse
             raise self._error(StoreReason.UNREACHABLE, f"no answer from {url}: {why}") from None
         if status in (401, 403):
-            raise self._error(StoreReason.AUTH, f"status {status}: {quote(data)}")
+            raise self._error(StoreReason.AUTH, f"status {status}: {self.quote(data)}")
         if not 200 <= status < 300:
-            raise self._error(StoreReason.QUERY, f"status {status}: {quote(data)}")
+            raise self._error(StoreReason.QUERY, f"status {status}: {self.quote(data)}")
         if more:
             raise self._error(StoreReason.QUERY, f"answer over {MAX_ANSWER_BYTES} bytes")
         return data
@@ -135,19 +136,21 @@ class StoreClient:
         try:
             return json.loads(data)
         except ValueError:
-            raise self._error(StoreReason.QUERY, f"not JSON: {quote(data)}") from None
+            raise self._error(StoreReason.QUERY, f"not JSON: {self.quote(data)}") from None
+
+    def quote(self, data: bytes) -> str:
+        """The start of a body, for an error: the store's secrets redacted before the cut (a
+        store that echoes the Authorization header shows none of it), then repr()'d."""
+        read = 4 * QUOTED_CHARS  # past the cut: a secret the cut falls in is redacted whole
+        text = self._secrets.quote(data[:read].decode("utf-8", "replace").strip(), QUOTED_CHARS)
+        if len(data) > read and not text.endswith("…"):
+            text += "…"
+        return repr(text) if text else "(empty body)"
 
     def _error(self, reason: StoreReason, error: str) -> StoreError:
-        return StoreError(reason, redact(error, self._secrets))
+        return StoreError(reason, self._secrets.redact(error))
 
 
 def shape_error(what: str) -> StoreError:
     """An answer that is JSON, but not of the documented shape."""
     return StoreError(StoreReason.QUERY, f"not the documented answer: {what}")
-
-
-def quote(data: bytes) -> str:
-    """The start of a body, for an error."""
-    text = data[:QUOTED_BYTES].decode("utf-8", "replace").strip()
-    more = "…" if len(data) > QUOTED_BYTES else ""
-    return repr(text + more) if text else "(empty body)"

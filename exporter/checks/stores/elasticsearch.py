@@ -97,6 +97,8 @@ def hits(answer: Any) -> list[Mapping[str, Any]]:
     shards = answer.get("_shards")
     if isinstance(shards, dict) and shards.get("failed"):
         failed, total = shards.get("failed"), shards.get("total")
+        if not isinstance(failed, int) or not isinstance(total, int):  # quoted: numbers only
+            raise shape_error('"_shards" counts that are not numbers')
         raise StoreError(
             StoreReason.QUERY, f"{failed} of {total} shards failed: the answer is partial"
         )

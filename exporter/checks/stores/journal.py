@@ -20,7 +20,7 @@ from exporter.checks.base import CheckDeps
 from exporter.checks.canaries import Key
 from exporter.checks.stores.book import Sightings, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
-from exporter.checks.stores.client import HttpStoreOptions, StoreClient, quote, shape_error
+from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
 from exporter.checks.stores.lines import key_of_fields, key_of_line
 from exporter.options import Invalid
 from exporter.verdict import Check, Component
@@ -91,7 +91,7 @@ class JournalStore:
             try:
                 entry = json.loads(line)
             except ValueError:
-                why = f"not JSON: {quote(line.encode())}"
+                why = f"not JSON: {self._client.quote(line.encode())}"  # secrets redacted
                 raise StoreError(StoreReason.QUERY, why) from None
             if not isinstance(entry, dict):
                 raise shape_error(f"line {number} is not a JSON object")
