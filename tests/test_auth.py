@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from aiohttp import encode_basic_auth
 
 from exporter.web.keys import ROUTES
+from exporter.web.login_gate import Full, LoginGate, Turn, address_key, half_the_cpus
 from tests.conftest import Exporter, StartExporter
 
 # Cost 4, bcrypt's lowest, keeps the tests fast; the middleware does not care.
@@ -224,3 +226,152 @@ async def test_users_alone_add_no_headers(start_exporter: StartExporter, tmp_pat
     status, headers, _ = await get(exporter, "/smoke-test", ALICE)
     assert status == 200
     assert [name for name in HEADERS if name in headers] == []
+
+
+async def hold(turn: Turn, order: list[str], name: str, done: asyncio.Event) -> None:
+    """Wait for the turn, note ``name`` in ``order``, keep the turn until ``done`` is set."""
+    async with turn:
+        order.append(name)
+        await done.wait()
+
+
+async def settle() -> None:
+    """Let every task that can run, run (futures resolved now wake their tasks in one step)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_the_gate_serves_addresses_in_turn_a_newcomer_first_fifo_within_one() -> None:
+    gate = LoginGate(concurrency=1, max_waiting=3)
+    order: list[str] = []
+    ends = {name: asyncio.Event() for name in ("a0", "a1", "a2", "a3", "b1", "b2", "c1")}
+    entries = [("a", "a0"), ("a", "a1"), ("a", "a2"), ("a", "a3"), ("b", "b1")]
+    entries += [("b", "b2"), ("c", "c1")]
+    tasks = [
+        asyncio.create_task(hold(gate.enter(address), order, name, ends[name]))
+        for address, name in entries
+    ]
+    await settle()
+    assert order == ["a0"]
+    assert (gate.running, gate.waiting("a"), gate.waiting("b"), gate.waiting("c")) == (1, 3, 2, 1)
+    for name in ("a0", "b1", "c1", "a1", "b2", "a2"):
+        ends[name].set()
+        await settle()
+    ends["a3"].set()
+    await asyncio.gather(*tasks)
+    # a was served first, so b and c (never served, b came first) go before a's second.
+    assert order == ["a0", "b1", "c1", "a1", "b2", "a2", "a3"]
+    assert (gate.running, gate.waiting("a"), gate.waiting("b")) == (0, 0, 0)
+
+
+async def test_the_gate_runs_at_most_its_concurrency_at_once() -> None:
+    gate = LoginGate(concurrency=2, max_waiting=4)
+    order: list[str] = []
+    done = asyncio.Event()
+    tasks = [
+        asyncio.create_task(hold(gate.enter(f"10.0.0.{n}"), order, str(n), done)) for n in range(5)
+    ]
+    await settle()
+    assert order == ["0", "1"]
+    assert gate.running == 2
+    assert [gate.waiting(f"10.0.0.{n}") for n in range(5)] == [0, 0, 1, 1, 1]
+    done.set()
+    await asyncio.gather(*tasks)
+    assert order == ["0", "1", "2", "3", "4"]
+    assert gate.running == 0
+
+
+async def test_the_gate_refuses_an_address_with_its_bound_waiting_and_no_other() -> None:
+    gate = LoginGate(concurrency=1, max_waiting=2)
+    done = asyncio.Event()
+    order: list[str] = []
+    tasks = [asyncio.create_task(hold(gate.enter("a"), order, f"a{n}", done)) for n in range(3)]
+    with pytest.raises(Full):
+        gate.enter("a")
+    tasks.append(asyncio.create_task(hold(gate.enter("b"), order, "b0", done)))
+    await settle()
+    assert (gate.running, gate.waiting("a"), gate.waiting("b")) == (1, 2, 1)
+    done.set()
+    await asyncio.gather(*tasks)
+    assert order == ["a0", "b0", "a1", "a2"]
+
+
+async def test_a_waiter_given_up_on_leaves_its_place() -> None:
+    gate = LoginGate(concurrency=1, max_waiting=1)
+    order: list[str] = []
+    done = asyncio.Event()
+    running = asyncio.create_task(hold(gate.enter("a"), order, "a0", done))
+    gone = asyncio.create_task(hold(gate.enter("a"), order, "a1", done))
+    await settle()
+    assert gate.waiting("a") == 1
+    gone.cancel()
+    await settle()
+    assert gate.waiting("a") == 0
+    later = asyncio.create_task(hold(gate.enter("a"), order, "a2", done))  # not Full
+    done.set()
+    await asyncio.gather(running, later)
+    assert gone.cancelled()
+    assert order == ["a0", "a2"]
+    assert gate.running == 0
+
+
+async def test_a_turn_given_to_a_task_cancelled_before_it_ran_passes_on() -> None:
+    gate = LoginGate(concurrency=1, max_waiting=1)
+    held = gate.enter("a")
+    await held.__aenter__()
+    given = asyncio.create_task(gate.enter("b").__aenter__())
+    order: list[str] = []
+    done = asyncio.Event()
+    after = asyncio.create_task(hold(gate.enter("c"), order, "c0", done))
+    await settle()
+    await held.__aexit__(None, None, None)  # the turn goes to b now...
+    assert (gate.running, gate.waiting("b"), gate.waiting("c")) == (1, 0, 1)
+    given.cancel()  # ...whose task is cancelled before it wakes: c gets the turn
+    done.set()
+    await after
+    assert given.cancelled()
+    assert order == ["c0"]
+    assert gate.running == 0
+
+
+@pytest.mark.parametrize(
+    ("remote", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        (None, ""),
+        ("not an address", "not an address"),
+    ],
+)
+def test_a_client_draws_on_the_share_of_its_address_or_ipv6_64(
+    remote: str | None, key: str
+) -> None:
+    assert address_key(remote) == key
+
+
+async def test_checks_beyond_an_address_bound_are_refused_at_once_with_429(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    # Cost 12: the first check runs long enough for all the others to arrive and wait.
+    hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(12)).decode()
+    config = tmp_path / "web.yml"
+    config.write_text(f"basic_auth_users:\n  alice: '{hashed}'\n", encoding="utf-8")
+    exporter = await start_exporter(web_config_file=config)
+    guesses = [basic("alice", f"wrong-{n}") for n in range(10)]
+    answers = await asyncio.gather(*(get(exporter, "/metrics", guess) for guess in guesses))
+    statuses = [status for status, _, _ in answers]
+    checked = half_the_cpus() + 4  # running, and the 4 an address may have waiting
+    assert sorted(statuses) == [401] * checked + [429] * (10 - checked)
+    _, headers, body = next(answer for answer in answers if answer[0] == 429)
+    assert headers["Retry-After"] == "1"
+    assert "WWW-Authenticate" not in headers
+    assert json.loads(body) == {
+        "status": 429,
+        "error": "Too Many Requests",
+        "message": "4 password checks from 127.0.0.1 are waiting already; retry in 1 s",
+    }
+    # The same wrong password asked for at once is one check: none of it waits to be refused.
+    same = await asyncio.gather(*(get(exporter, "/metrics", guesses[0]) for _ in range(10)))
+    assert [status for status, _, _ in same] == [401] * 10

@@ -35,16 +35,17 @@ class Credentials:
         self._lock = threading.Lock()
         self._decoy: bytes | None = None
 
-    def _cache_key(self, user: str, password: bytes) -> tuple[str, bytes]:
+    def key(self, user: str, password: bytes) -> tuple[str, bytes]:
+        """What stands for this credential in memory: the user and a keyed hash of the password."""
         return user, hmac.digest(self._key, password, hashlib.sha256)
 
     def cached(self, user: str, password: bytes) -> bool:
         """True when this password of this user was verified before: no bcrypt needed."""
-        return self._cache_key(user, password) in self._verified
+        return self.key(user, password) in self._verified
 
     def verify(self, user: str, password: bytes) -> bool:
         """Whether the password is right; runs bcrypt unless it was verified before. Blocks."""
-        key = self._cache_key(user, password)
+        key = self.key(user, password)
         if key in self._verified:
             return True
         stored = self._hashes.get(user)
