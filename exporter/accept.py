@@ -1,7 +1,8 @@
 """--web.max-connections: sites that hold at most N connections open at once; the others wait
 in the kernel's listen backlog until one closes, as with Prometheus' flag of that name (Go's
 netutil.LimitListener). While one waits, every answer closes its connection after it, so a
-kept-alive client cannot hold a slot that a new one (a liveness probe) waits for."""
+kept-alive client cannot hold a slot that a new one (a liveness probe) waits for. Each
+connection's request heads are capped too (exporter.headers)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import ssl
 from collections.abc import Callable
 
 from aiohttp import hdrs, web
+
+from exporter.headers import HeadLimit, site_name
 
 log = logging.getLogger("exporter")
 
@@ -181,7 +184,7 @@ class Acceptor(asyncio.AbstractServer):
     async def _connect(self, conn: socket.socket, slot: Slot) -> None:
         try:
             await self._loop.connect_accepted_socket(
-                lambda: Counted(self._factory(), slot),
+                lambda: Counted(HeadLimit(self._factory()), slot),
                 conn,
                 ssl=self._ssl_context,
                 ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
@@ -213,9 +216,7 @@ class LimitedSite(web.BaseSite):
         self._sock = sock
         self._pool = pool
         self._handshake_timeout = handshake_timeout
-        scheme = "https" if ssl_context else "http"
-        host, port = sock.getsockname()[:2]
-        self._name = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+        self._name = site_name(sock, ssl_context)
 
     @property
     def name(self) -> str:

@@ -55,11 +55,17 @@ KEEPALIVE_TIMEOUT = 5.0
 
 def runner_options() -> dict[str, Any]:
     """Options for the web.AppRunner that serves the app: JSON access log, bounded shutdown,
-    idle and dripping connections closed."""
+    idle and dripping connections closed, aiohttp's limits on a request's lines."""
     return {
         "access_log_class": JsonAccessLogger,
         "shutdown_timeout": SHUTDOWN_TIMEOUT,
         "keepalive_timeout": KEEPALIVE_TIMEOUT,
+        # aiohttp's limits on one line and on the number of header fields, pinned: releases
+        # before aio-libs/aiohttp#11955 took 32 768 fields, and each costs a few objects. The
+        # cap on a head's total, 16 KiB, is exporter.headers'.
+        "max_line_size": 8190,
+        "max_field_size": 8190,
+        "max_headers": 128,
     }
 
 

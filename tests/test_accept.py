@@ -1,21 +1,25 @@
 """Tests of exporter/accept.py: at most N connections open at once, the rest wait in the
 backlog, and while one waits no answer keeps its connection alive; a failed, silent or stopped
-TLS handshake gives its slot back."""
+TLS handshake gives its slot back. And of exporter/headers.py, the cap on a request's head that
+every connection of both sites has."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import select
 import socket
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from exporter.accept import LimitedSite, Pool
+from exporter.headers import MAX_HEAD_BYTES, HeadLimit, HeadLimitedSite, refusal
 from tests.certs import CA
 from tests.wait import until
 
@@ -198,3 +202,178 @@ async def test_stopping_drops_a_handshake_under_way_and_closes_the_port(
     silent_writer.close()
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", served.port)
+
+
+# A request's head of an exact size, padded with header fields each within aiohttp's limit on one
+# field (8 190 bytes).
+HEAD_START = b"GET / HTTP/1.1\r\nHost: x\r\n"
+PAD_FIELD = 4000
+SMALLEST_FIELD = len(b"X-P: p\r\n")
+
+
+def head(size: int) -> bytes:
+    """A request head of exactly ``size`` bytes, its blank line included."""
+    pad = size - len(HEAD_START) - len(b"\r\n")
+    fields = b""
+    while pad:
+        assert pad >= SMALLEST_FIELD, f"{size} bytes cannot be padded"
+        length = min(pad, PAD_FIELD)
+        if 0 < pad - length < SMALLEST_FIELD:
+            length -= SMALLEST_FIELD  # room for a last field
+        fields += b"X-P: " + b"p" * (length - SMALLEST_FIELD + 1) + b"\r\n"
+        pad -= length
+    return HEAD_START + fields + b"\r\n"
+
+
+class FakeTransport(asyncio.Transport):
+    """What HeadLimit does to its connection: the bytes it writes, reading paused, closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.reading = True
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+
+@dataclass
+class Recorder(asyncio.Protocol):
+    """aiohttp's protocol as HeadLimit sees it: the bytes passed on to it."""
+
+    received: bytes = b""
+    lost: list[Exception | None] = field(default_factory=list)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.append(exc)
+
+
+def limited(linger: float = 60.0) -> tuple[HeadLimit, Recorder, FakeTransport]:
+    recorder, transport = Recorder(), FakeTransport()
+    protocol = HeadLimit(recorder, linger=linger)
+    protocol.connection_made(transport)
+    return protocol, recorder, transport
+
+
+def test_the_padded_heads_have_the_sizes_asked_for() -> None:
+    for size in (100, MAX_HEAD_BYTES - 1, MAX_HEAD_BYTES, MAX_HEAD_BYTES + 1, 3 * PAD_FIELD + 33):
+        assert len(head(size)) == size
+        assert head(size).endswith(b"\r\n\r\n")
+        assert head(size).count(b"\r\n\r\n") == 1
+
+
+async def test_pipelined_heads_within_the_cap_are_passed_on_unchanged() -> None:
+    protocol, recorder, transport = limited()
+    data = head(MAX_HEAD_BYTES) + head(100) + head(MAX_HEAD_BYTES)
+    protocol.data_received(data)
+    assert (recorder.received, transport.written, transport.reading) == (data, b"", True)
+
+
+@pytest.mark.parametrize("cut", range(-6, 1))
+async def test_a_head_is_counted_across_reads_however_its_blank_line_is_cut(cut: int) -> None:
+    at_cap = head(MAX_HEAD_BYTES) + head(MAX_HEAD_BYTES)
+    protocol, recorder, transport = limited()
+    for piece in (at_cap[: MAX_HEAD_BYTES + cut], at_cap[MAX_HEAD_BYTES + cut :]):
+        protocol.data_received(piece)
+    assert (recorder.received, transport.written) == (at_cap, b"")
+
+    over = head(MAX_HEAD_BYTES + 1)
+    protocol, recorder, transport = limited()
+    protocol.data_received(over[: len(over) + cut - 1])
+    protocol.data_received(over[len(over) + cut - 1 :])
+    assert transport.written == refusal()
+    assert recorder.received == over[: len(over) + cut - 1]  # not the read over the cap
+
+
+async def test_a_first_head_over_the_cap_gets_431_and_the_rest_is_dropped_until_it_closes() -> None:
+    protocol, recorder, transport = limited(linger=0.01)
+    first = head(MAX_HEAD_BYTES)[:-2]  # all of its bytes but the blank line's
+    protocol.data_received(first)
+    protocol.data_received(b"X: y\r\n\r\n" + head(100))
+    protocol.data_received(head(100))
+    assert recorder.received == first
+    assert transport.written == refusal()
+    assert transport.reading  # read and dropped, so that closing does not reset it
+    await until(lambda: transport.closed, "closed after the linger")
+    protocol.connection_lost(None)
+    assert recorder.lost == [None]
+
+
+async def test_a_head_over_the_cap_after_a_whole_request_gets_no_answer_and_is_read_no_more() -> (
+    None
+):
+    protocol, recorder, transport = limited()
+    protocol.data_received(head(100))
+    protocol.data_received(head(MAX_HEAD_BYTES + 1))
+    assert (recorder.received, transport.written) == (head(100), b"")
+    assert (transport.reading, transport.closed) == (False, False)  # aiohttp closes it
+
+
+async def test_the_whole_requests_read_with_a_head_over_the_cap_are_passed_on() -> None:
+    protocol, recorder, transport = limited()
+    protocol.data_received(head(100) + head(200) + head(MAX_HEAD_BYTES + 1) + head(100))
+    assert (recorder.received, transport.written) == (head(100) + head(200), b"")
+    assert not transport.reading
+
+
+@pytest.fixture(params=["LimitedSite", "HeadLimitedSite"])
+async def either_site(request: pytest.FixtureRequest) -> AsyncIterator[int]:
+    """An app served by either site on 127.0.0.1; its port."""
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    site: web.BaseSite = (
+        LimitedSite(runner, sock, Pool(2))
+        if request.param == "LimitedSite"
+        else HeadLimitedSite(runner, sock)
+    )
+    await site.start()
+    yield sock.getsockname()[1]
+    await runner.cleanup()
+
+
+async def test_a_head_of_16_kib_is_served_and_one_byte_more_gets_431_with_a_json_reason(
+    either_site: int,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", either_site)
+    writer.write(head(MAX_HEAD_BYTES))
+    assert (await answer(reader))[0] == ANSWER
+    writer.close()
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", either_site)
+    writer.write(head(MAX_HEAD_BYTES + 1))
+    whole = await asyncio.wait_for(reader.read(), 10)  # until the server closes
+    writer.close()
+    head_of_answer, body = whole.split(b"\r\n\r\n", 1)
+    status, *fields = head_of_answer.split(b"\r\n")
+    assert status == b"HTTP/1.1 431 Request Header Fields Too Large"
+    assert sorted(fields) == [
+        b"Connection: close",
+        b"Content-Length: %d" % len(body),
+        b"Content-Type: application/json; charset=utf-8",
+    ]
+    assert json.loads(body) == {
+        "status": 431,
+        "error": "Request Header Fields Too Large",
+        "message": "request head over 16384 bytes refused: its request line and header fields "
+        "may take at most 16384 bytes",
+    }
