@@ -15,6 +15,7 @@ from exporter import __version__
 from exporter.accept import LimitedSite, Pool
 from exporter.app import KEEPALIVE_TIMEOUT, create_app, runner_options
 from exporter.config import Settings
+from exporter.headers import HeadLimitedSite
 from exporter.listen import bind
 from exporter.plan import Plan
 from exporter.web.keys import RELOADER
@@ -64,9 +65,15 @@ async def serve(settings: Settings, plan: Plan, web_config: WebConfig | None = N
     await runner.setup()
     for sock in sockets:
         # A backlog for bursts of connections (aiohttp's default is 128); beyond
-        # --web.max-connections, they wait there.
+        # --web.max-connections, they wait there. Both sites cap each request's head.
         site: web.BaseSite = (
-            web.SockSite(runner, sock, ssl_context=ssl_context, backlog=BACKLOG)
+            HeadLimitedSite(
+                runner,
+                sock,
+                ssl_context=ssl_context,
+                backlog=BACKLOG,
+                handshake_timeout=KEEPALIVE_TIMEOUT,
+            )
             if pool is None
             else LimitedSite(
                 runner,

@@ -101,11 +101,12 @@ def connect(exporter: ExporterProcess) -> socket.socket:
         pytest.param(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n" + HOST + b"\r\n", id="70 kB line"),
     ],
 )
+@pytest.mark.parametrize("flags", [(), ("--web.max-connections=0",)], ids=["capped", "uncapped"])
 def test_a_head_of_16_kib_is_served_and_one_over_it_gets_431_with_a_json_reason(
-    start: Start, tmp_path: Path, over: bytes
+    start: Start, tmp_path: Path, over: bytes, flags: tuple[str, ...]
 ) -> None:
     log_file = tmp_path / "exporter.log"
-    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0")
+    exporter = start(f"--log.file={log_file}", "--smoke-test.interval=0", *flags)
     with connect(exporter) as sock:
         sock.sendall(head(MAX_HEAD_BYTES))
         status, _, body = Answers(sock).next()

@@ -102,7 +102,9 @@ MALFORMED = {
     "lone LF line ends": b"GET /-/healthy HTTP/1.1\nHost: x\n\n",
     "unknown version": b"GET /-/healthy HTTP/9.9\r\n" + HOST + b"\r\n",
     "5000-byte method": b"A" * 5000 + b" / HTTP/1.1\r\n" + HOST + b"\r\n",
-    "oversized request line": get(b"/" + b"a" * 70_000),
+    # Over aiohttp's 8 190 bytes a line, within the 16 KiB cap on a head (beyond it: 431,
+    # tests/integration/test_header_limits.py).
+    "oversized request line": get(b"/" + b"a" * 10_000),
     "200 headers": get(b"/-/healthy", *(b"X-H%d: v\r\n" % n for n in range(200))),
     "oversized header": get(b"/-/healthy", b"X-Big: " + b"v" * 10_000 + b"\r\n"),
     "header without colon": get(b"/-/healthy", b"NoColonHere\r\n"),
