@@ -11,7 +11,7 @@ import pytest
 
 from exporter.web.keys import LOGS
 from tests.conftest import Exporter, StartExporter, json_lines
-from tests.support.config_files import alias_bomb
+from tests.support.config_files import HOSTILE_FILES
 from tests.support.reload import reload
 
 FIRST = """
@@ -114,20 +114,8 @@ async def test_a_bad_file_keeps_the_running_config_and_says_why(
     assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 1
 
 
-HOSTILE = {
-    "alias bomb": (
-        alias_bomb("checks"),
-        "not valid YAML: more than 100,000 values once its aliases are expanded",
-    ),
-    "deep nesting": (
-        "checks: " + "[" * 3000 + "]" * 3000 + "\n",
-        "not valid YAML: nested deeper than 64 levels",
-    ),
-    "NUL in a path": (
-        'sinks: [{name: central, type: file, path: "a\\0b.log"}]\n',
-        "sinks[0].path: must not hold a NUL byte",
-    ),
-}
+# Three of the hostile files, refused on reload as at start-up.
+HOSTILE = {name: HOSTILE_FILES[name] for name in ("alias bomb", "deep nesting", "NUL in a path")}
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=str)

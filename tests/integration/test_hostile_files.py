@@ -12,37 +12,13 @@ import pytest
 
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import SCRIPT, finished_lines
-from tests.support.config_files import alias_bomb
+from tests.support.config_files import HOSTILE_FILES
 from tests.wait import wait_until
 
-FILES = {
-    "alias bomb": (
-        alias_bomb("checks"),
-        "not valid YAML: more than 100,000 values once its aliases are expanded",
-    ),
-    "deep nesting": (
-        "checks: " + "[" * 3000 + "]" * 3000 + "\n",
-        "not valid YAML: nested deeper than 64 levels",
-    ),
-    "NUL in a path": (
-        'sinks: [{name: central, type: file, path: "a\\0b.log"}]\n',
-        "sinks[0].path: must not hold a NUL byte",
-    ),
-    "NUL in a token file": (
-        "checks: [{name: web, type: http, url: 'http://127.0.0.1:1/', "
-        'bearer_token_file: "t\\0k"}]\n',
-        "checks[0].bearer_token_file: must not hold a NUL byte",
-    ),
-    "a duration of ages": (
-        "checks: [{name: web, type: http, url: 'http://127.0.0.1:1/', timeout: 99999y}]\n",
-        "checks[0].timeout: '99999y' is longer than a year",
-    ),
-}
 
-
-@pytest.mark.parametrize("case", FILES, ids=str)
+@pytest.mark.parametrize("case", HOSTILE_FILES, ids=str)
 def test_a_hostile_config_file_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
-    text, problem = FILES[case]
+    text, problem = HOSTILE_FILES[case]
     path = tmp_path / "smoke-test.yml"
     path.write_text(text)
     result = subprocess.run(

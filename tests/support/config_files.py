@@ -32,3 +32,29 @@ def alias_bomb(key: str | None) -> str:
     for below, name in zip("abcdefgh", "bcdefghi", strict=True):
         levels.append(f"{name}: &{name} [{', '.join([f'*{below}'] * 10)}]")
     return "\n".join(levels) + "\n" + (f"{key}: *i\n" if key else "")
+
+
+# Hostile config files, each with the one-line problem it is refused with.
+HOSTILE_FILES = {
+    "alias bomb": (
+        alias_bomb("checks"),
+        "not valid YAML: more than 100,000 values once its aliases are expanded",
+    ),
+    "deep nesting": (
+        "checks: " + "[" * 3000 + "]" * 3000 + "\n",
+        "not valid YAML: nested deeper than 64 levels",
+    ),
+    "NUL in a path": (
+        'sinks: [{name: central, type: file, path: "a\\0b.log"}]\n',
+        "sinks[0].path: must not hold a NUL byte",
+    ),
+    "NUL in a token file": (
+        "checks: [{name: web, type: http, url: 'http://127.0.0.1:1/', "
+        'bearer_token_file: "t\\0k"}]\n',
+        "checks[0].bearer_token_file: must not hold a NUL byte",
+    ),
+    "a duration of ages": (
+        "checks: [{name: web, type: http, url: 'http://127.0.0.1:1/', timeout: 99999y}]\n",
+        "checks[0].timeout: '99999y' is longer than a year",
+    ),
+}
