@@ -3,6 +3,7 @@ a new connection, when a kept one was closed under a request before any byte of 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -162,15 +163,69 @@ class SharedSession:
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of the body, and whether there was more. It reads until the
-    body ends: ``content.read(n)`` alone returns the first chunk that arrived."""
+    """At most ``limit`` bytes of the body, and whether there was more; the error a body that
+    can never end raises when its connection is lost (_lost)."""
+    reading = asyncio.ensure_future(_read_body(response.content, limit))
+    lost = _lost(response)
+    try:
+        if lost is not None:
+            await asyncio.wait((reading, lost), return_when=asyncio.FIRST_COMPLETED)
+            content = response.content
+            if not reading.done() and not content.is_eof() and content.exception() is None:
+                # the body can never end: say what the connection was lost to
+                raise _broken(response)
+        return await reading
+    finally:
+        reading.cancel()
+
+
+async def _read_body(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """It reads until the body ends: ``content.read(n)`` alone returns the first chunk that
+    arrived."""
     data = bytearray()
     while len(data) < limit:
-        chunk = await response.content.read(limit - len(data))
+        chunk = await content.read(limit - len(data))
         if not chunk:
             return bytes(data), False
         data += chunk
-    return bytes(data), bool(await response.content.read(1))
+    return bytes(data), bool(await content.read(1))
+
+
+def _lost(response: aiohttp.ClientResponse) -> asyncio.Future[None] | None:
+    """Done once the answer's connection is lost; None when the response holds none (its body
+    is whole, or has its error). aiohttp's C parser, on a body it cannot parse (a chunk-size
+    line that is not hex), sets the error on the connection, closes it and drops the body
+    with neither an end nor an error (_http_parser.pyx ``feed_data``, client_proto.py
+    ``data_received``; aiohttp 3.14.5, no aiohttp issue found for it): a read would wait
+    until the deadline. The pure-Python parser sets the error on the body."""
+    connection = response.connection
+    protocol = None if connection is None else connection.protocol
+    if protocol is None:
+        return None
+    closed = protocol.closed
+    if closed is None:  # lost already, before anyone asked
+        closed = asyncio.get_running_loop().create_future()
+        closed.set_result(None)
+    # Once, however many answers a kept connection carries: a loss's error is retrieved, so
+    # the future that asking created is never reported as "exception was never retrieved".
+    closed.remove_done_callback(_retrieve)
+    closed.add_done_callback(_retrieve)
+    return closed
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _broken(response: aiohttp.ClientResponse) -> Exception:
+    """What the connection under a body that can never end was lost to: the parser's error."""
+    connection = response.connection
+    protocol = None if connection is None else connection.protocol
+    error = None if protocol is None else protocol.exception()
+    if isinstance(error, Exception):
+        return error
+    return aiohttp.ClientPayloadError("Response payload is not completed")
 
 
 def connect_failure(error: aiohttp.ClientConnectorError) -> str:

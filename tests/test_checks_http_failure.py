@@ -16,7 +16,15 @@ from exporter.session import SharedSession
 from exporter.verdict import Status
 from tests.certs import CA
 from tests.support import http_check as support
-from tests.support.http_check import check, server, serving
+from tests.support.http_check import (
+    BAD_CHUNKS,
+    CHUNKED_HEAD,
+    HeadsRead,
+    check,
+    server,
+    serving,
+    split_answer,
+)
 from tests.support.sockets import refused_port
 
 # The fixtures these tests share, by the names the tests ask for.
@@ -134,3 +142,56 @@ async def test_an_expired_certificate_fails_with_cert_expiry(http: SharedSession
     assert (skipped.status, skipped.reason) == (Status.FAIL, HttpReason.CERT_EXPIRY)
     assert skipped.error == "the certificate expired 2.0 days ago"
     assert abs(skipped.cert_expiry - (time.time() - 2 * 86400)) < 120
+
+
+async def test_json_nested_past_the_recursion_limit_fails_with_json_and_breaks_nothing(
+    http: SharedSession, base: str
+) -> None:
+    result = await check(http, f"{base}/deep", json_path="deep", json_equals=1)
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        HttpReason.JSON,
+        "the body is JSON nested too deep to read",
+    )
+    within = await check(http, f"{base}/deep?depth=300", json_path="deep", json_equals=[])
+    assert (within.status, within.reason, within.error) == (
+        Status.FAIL,
+        HttpReason.JSON,
+        "deep is " + "[" * 200 + "…, expected []",
+    )
+    after = await check(http, f"{base}/health", json_path="status", json_equals="up")
+    assert (after.status, after.error) == (Status.OK, None)
+
+
+@pytest.mark.parametrize("close", [True, False], ids=["then closed", "kept open"])
+@pytest.mark.parametrize("bad", BAD_CHUNKS, ids=str)
+async def test_a_bad_chunk_size_line_fails_with_body_at_once(bad: str, close: bool) -> None:
+    # aiohttp's C parser drops such a body with neither an end nor an error: the check once
+    # waited for its whole timeout (exporter.session._lost).
+    http = HeadsRead()
+    await http.open()
+    try:
+        async with split_answer(CHUNKED_HEAD, BAD_CHUNKS[bad], http.head_read, close=close) as url:
+            t0 = time.monotonic()
+            result = await check(http, f"{url}/", seconds=10.0, body_regex="hello")
+            elapsed = time.monotonic() - t0
+    finally:
+        await http.close()
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        HttpReason.BODY,
+        "the body broke off: the answer is not valid HTTP",
+    )
+    assert elapsed < 2.0  # a measurement: at once, not at the 10 s timeout
+
+
+async def test_a_chunked_body_sent_apart_from_its_head_is_read_whole() -> None:
+    http = HeadsRead()
+    await http.open()
+    try:
+        rest = b"5\r\nhello\r\n0\r\n\r\n"
+        async with split_answer(CHUNKED_HEAD, rest, http.head_read, close=False) as url:
+            result = await check(http, f"{url}/", seconds=10.0, body_regex="hello")
+    finally:
+        await http.close()
+    assert (result.status, result.error) == (Status.OK, None)

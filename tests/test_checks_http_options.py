@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.config_files import refused
+from tests.support.config_files import HOSTILE_SECRETS, load, refused, with_token_file
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,56 @@ def test_both_ways_of_authenticating_are_refused(tmp_path: Path) -> None:
         " headers: {authorization: x}}]\n",
         "checks[0].headers: an Authorization header, and bearer_token_file or basic_auth",
     )
+
+
+@pytest.mark.parametrize("case", HOSTILE_SECRETS, ids=str)
+def test_a_hostile_token_file_is_refused_naming_its_key(tmp_path: Path, case: str) -> None:
+    content, problem = HOSTILE_SECRETS[case]
+    text, path = with_token_file(tmp_path, content)
+    refused(tmp_path, text, "checks[0].bearer_token_file: " + problem.format(path=path))
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ("basic_auth: {username: u, password_file: secret}", "basic_auth.password_file"),
+        ("headers: {X-Probe: x}, bearer_token_file: secret", "bearer_token_file"),
+    ],
+)
+def test_a_secret_of_two_lines_is_refused_for_every_key_that_reads_one(
+    tmp_path: Path, entry: str, key: str
+) -> None:
+    (tmp_path / "secret").write_text("hunter2\nhunter3\n")
+    refused(
+        tmp_path,
+        f"checks: [{{name: web, type: http, url: 'http://x/', {entry}}}]\n",
+        f"checks[0].{key}: {tmp_path}/secret holds more than one line: a secret is one line",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("/dev/zero", "cannot read /dev/zero: not a regular file"),  # never read for ever
+        ("{dir}", "cannot read {dir}: Is a directory"),
+        ("big", "cannot read {dir}/big: larger than 64 KiB"),
+    ],
+)
+def test_a_token_file_that_is_no_small_regular_file_is_refused_unread(
+    tmp_path: Path, path: str, problem: str
+) -> None:
+    (tmp_path / "big").write_bytes(b"t" * (64 * 1024 + 1))
+    entry = f"bearer_token_file: '{path.format(dir=tmp_path)}'"
+    refused(
+        tmp_path,
+        f"checks: [{{name: web, type: http, url: 'http://x/', {entry}}}]\n",
+        "checks[0].bearer_token_file: " + problem.format(dir=tmp_path),
+    )
+
+
+def test_a_token_file_with_a_trailing_line_break_is_read_without_it(tmp_path: Path) -> None:
+    (tmp_path / "token").write_bytes(b"  s3cret-token\r\n")
+    plan = load(
+        tmp_path, "checks: [{name: web, type: http, url: 'http://x/', bearer_token_file: token}]\n"
+    )
+    assert plan.checks[0].options.token == "s3cret-token"

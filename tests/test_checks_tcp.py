@@ -108,9 +108,41 @@ async def test_a_banner_that_matches_passes_and_one_that_does_not_fails() -> Non
     assert (result.status, result.reason, result.error) == (
         Status.FAIL,
         TcpReason.BANNER,
-        "closed after 16 bytes with no match for '^554 ': b'220 smtp ready\\r\\n'",
+        "closed after 16 bytes with no match for '^554 ': '220 smtp ready\\r\\n'",
     )
     assert result.observed is not None  # it did connect
+
+
+SEND = "AUTH hunter2-P@ss\"word\\'quoted\r\n"
+
+
+@pytest.mark.parametrize(
+    ("answer", "quoted"),
+    [
+        # what was sent, echoed: redacted
+        (
+            b"-ERR unknown command 'AUTH hunter2-P@ss\"word\\'quoted'\r\n",
+            "-ERR unknown command '<secret>'\r\n",
+        ),
+        (repr(SEND).encode(), "'<secret>'"),
+        # control characters escaped, and at most 64 characters of a long banner
+        (b"\x1b[2J\x00" + b"A" * 100, "\x1b[2J\x00" + "A" * 59 + "…"),
+        ("caf\u00e9 \u202e".encode() + b"\xff\r\n", "café \u202e\ufffd\r\n"),
+        (b"", ""),
+    ],
+    ids=["echo", "echo repr'd", "long, with controls", "not UTF-8", "nothing"],
+)
+async def test_a_banner_that_does_not_match_is_quoted_short_escaped_and_redacted(
+    answer: bytes, quoted: str
+) -> None:
+    async with listener(answer={SEND.encode(): answer}) as port:
+        options = TcpOptions(f"127.0.0.1:{port}", send=SEND, expect_regex=r"^\+OK")
+        result = await TcpCheck(options)(run())
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        TcpReason.BANNER,
+        f"closed after {len(answer)} bytes with no match for '^\\\\+OK': {quoted!r}",
+    )
 
 
 async def test_send_then_expect_is_an_exchange() -> None:

@@ -16,7 +16,7 @@ import json
 import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,7 +33,10 @@ from exporter.checks.stores.elasticsearch import hits
 from exporter.heartbeat.options import PingOptions
 from exporter.heartbeat.ping import Ping
 from exporter.heartbeat.sender import HeartbeatError, HeartbeatReason
+from exporter.run.runner import PlannedCheck
 from exporter.session import SharedSession
+from exporter.verdict import CheckResult, RunInfo
+from exporter.web.keys import RUNNER
 from tests.certs import CA, Pair
 from tests.conftest import Exporter, StartExporter, json_lines
 from tests.integration.exporter_process import finished_lines as finished
@@ -324,9 +327,12 @@ def failed_runs(path: Path, count: int) -> bool:
     return sum(message.startswith("Smoke test failed: ") for message in messages) == count
 
 
-async def outputs(exporter: Exporter) -> tuple[dict[str, Any], dict[str, list[str]]]:
+async def outputs(
+    exporter: Exporter, failed: int = 3
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A run's answer, and every output once a run was asked for as JSON and one as
-    health+json: both answers, the history, the landing page, and each sink's file."""
+    health+json: both answers, the history, the landing page, and each sink's file, once it
+    holds the WARNING lines of ``failed`` runs (the start-up run's too, if it failed)."""
     read: dict[str, list[str]] = {}
     async with exporter.client.get("/smoke-test") as response:
         assert response.status == 503
@@ -349,7 +355,7 @@ async def outputs(exporter: Exporter) -> tuple[dict[str, Any], dict[str, list[st
     # (the start-up run's, and both asked for) is in.
     for sink, path in (("stdout", exporter.stdout_path), ("file", exporter.log_path)):
         assert path is not None
-        await until(partial(failed_runs, path, 3), f"3 failed runs in {sink}")
+        await until(partial(failed_runs, path, failed), f"{failed} failed runs in {sink}")
         read[sink] = texts(path.read_text(), json_lines(path))
     return answer, read
 
@@ -502,3 +508,104 @@ def test_an_elasticsearch_answer_quotes_only_its_shard_counts(
     with pytest.raises(StoreError) as caught:
         hits({"_shards": shards, "hits": {"hits": []}})
     assert (caught.value.reason, caught.value.error) == (StoreReason.QUERY, error)
+
+
+# What a tcp check sends, holding a password: an echoing server's answers quote it.
+TCP_SEND = f"AUTH {PASSWORD}\r\n"
+
+
+@asynccontextmanager
+async def tcp_echo(form: Callable[[str], str]) -> AsyncIterator[int]:
+    """A tcp server answering what it is sent in ``form``, then closing; its port."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sent = await reader.readuntil(b"\r\n")
+            writer.write(form(sent.decode()).encode())
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # a client that gave up; the check says so
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_what_a_tcp_check_sends_never_shows_whatever_the_server_echoes(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    async with AsyncExitStack() as stack:
+        ports = {name: await stack.enter_async_context(tcp_echo(f)) for name, f in FORMS.items()}
+        checks = "".join(
+            f"  - {{name: tcp-{name}, type: tcp, address: '127.0.0.1:{port}',"
+            f" send: {json.dumps(TCP_SEND)}, expect_regex: '^[+]OK'}}\n"
+            for name, port in ports.items()
+        )
+        path = tmp_path / "smoke-test.yml"
+        path.write_text("checks:\n" + checks + "  - {name: logging, type: logging}\n")
+        exporter = await start_exporter(config_file=path, timeout_seconds=10.0)
+        answer, read = await outputs(exporter)
+    said = {name: FORMS[name](TCP_SEND) for name in FORMS}
+    errors = {name: check.get("error") for name, check in answer["checks"].items()}
+    assert errors.pop("logging") is None
+    redacted = {
+        "raw": "<secret>",
+        "base64": "<secret>",
+        "decoded": "<secret>",
+        "inner64": "WC1FY2hvOiB<secret>g0K",  # "X-Echo: ", then the echo's own "\r\n"
+        "json": '"<secret>"',
+        "repr": "'<secret>'",
+        "url": "<secret>",
+        "cut": "x" * 64 + "…",
+    }
+    assert errors == {
+        f"tcp-{name}": f"closed after {len(said[name].encode())} bytes with no match for"
+        f" '^[+]OK': {shown_text!r}"
+        for name, shown_text in redacted.items()
+    }
+    assert shown(read, leaks(TCP_SEND)) == set()
+    for output, found in read.items():  # not vacuous: every output shows the redacted echo
+        assert any(errors["tcp-json"] in text for text in found), output
+
+
+async def test_a_check_that_raises_a_secret_is_named_by_its_type_alone_everywhere(
+    start_exporter: StartExporter,
+) -> None:
+    async def leaky(run: RunInfo) -> CheckResult:
+        header, answered = f"Authorization: Bearer {TOKEN}", dict[str, str]()
+        try:
+            answered[header]
+        except KeyError as error:
+            raised = ValueError(f"no answer to {header!r}")
+            raised.add_note(TOKEN)
+            raise raised from error
+        raise AssertionError("unreachable")
+
+    exporter = await start_exporter()
+    runner = exporter.app[RUNNER]
+    async with runner.between_runs():
+        runner.set_checks({**runner.checks, "leaky": PlannedCheck(leaky, 5.0)})
+    answer, read = await outputs(exporter, failed=2)  # the start-up run passed
+    assert answer["checks"]["leaky"]["reason"] == "exception"
+    assert answer["checks"]["leaky"]["error"] == "check raised ValueError"
+    assert shown(read, leaks(TOKEN, (f"Bearer {TOKEN}",))) == set()
+    raised = [
+        line for line in exporter.stdout_lines() if line["message"] == "Check raised ValueError"
+    ]
+    assert [line["level"] for line in raised] == ["ERROR", "ERROR"]
+    told = raised[0]["exc_info"].splitlines()
+    # The traceback as Python prints it, each exception named by its type and no more.
+    assert [line for line in told if line and not line.startswith(" ")] == [
+        "Traceback (most recent call last):",
+        "KeyError",
+        "The above exception was the direct cause of the following exception:",
+        "Traceback (most recent call last):",
+        "ValueError",
+    ]
+    frames = [told[i + 1].strip() for i, line in enumerate(told) if line.endswith(", in leaky")]
+    assert frames == ["answered[header]", "raise raised from error"]

@@ -4,14 +4,22 @@ never retried (the connections the balancer saw are counted)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import socket
+import struct
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from exporter.session import KeptSession, plain, unanswered
+from exporter.session import KeptSession, plain, read_body, unanswered
 from tests.standins.balancer import Balancer, Drop
+from tests.support.http_check import BAD_CHUNKS, CHUNKED_HEAD, split_answer
+from tests.wait import until
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n"
 
@@ -145,3 +153,87 @@ def test_only_a_connection_closed_before_the_answer_counts_as_unanswered(
     error: aiohttp.ClientError, closed_under: bool
 ) -> None:
     assert unanswered(error) is closed_under
+
+
+async def head_read_client(head_read: asyncio.Event) -> aiohttp.ClientSession:
+    """A client that keeps its connections, as the store checks' does, and sets ``head_read``
+    once it has read an answer's head."""
+
+    async def ended(*_: object) -> None:
+        head_read.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(ended)
+    return aiohttp.ClientSession(trace_configs=[trace])
+
+
+async def test_a_body_that_can_never_end_raises_at_once_on_a_kept_connection(
+    upstream: Upstream,
+) -> None:
+    head_read = asyncio.Event()
+    client = await head_read_client(head_read)
+    rest = BAD_CHUNKS["not hex"]
+    try:
+        async with split_answer(CHUNKED_HEAD, rest, head_read, close=False) as url:
+            t0 = time.monotonic()
+            async with client.get(url) as response:
+                with pytest.raises(HttpProcessingError):
+                    await asyncio.wait_for(read_body(response, 1024), 10)
+            elapsed = time.monotonic() - t0
+        async with client.get(upstream.url) as response:  # the client is none the worse
+            assert await read_body(response, 1024) == (b"ok", False)
+    finally:
+        await client.close()
+    assert elapsed < 2.0  # a measurement: at once, not at the 10 s bound
+
+
+async def test_a_kept_connection_reset_after_its_answer_leaves_no_unretrieved_error() -> None:
+    """read_body asks for the connection's ``closed`` future; a reset sets an error on it, which
+    nobody else may ever retrieve (the pool drops a lost connection at the next request)."""
+    head_read, reset = asyncio.Event(), asyncio.Event()
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        if connections > 1:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            writer.close()
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+        await head_read.wait()  # the body apart: read_body watches the connection
+        writer.write(b"ok")
+        await writer.drain()
+        await reset.wait()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # a reset, not a FIN: the connection is lost with an error
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    client = await head_read_client(head_read)
+    try:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        async with client.get(url) as response:
+            assert response.connection is not None
+            kept = response.connection.protocol
+            assert await read_body(response, 1024) == (b"ok", False)
+        assert kept is not None
+        reset.set()
+        await until(lambda: kept is None or kept.transport is None, "the connection reset")
+        assert kept.closed is not None  # read_body's: none is made after the loss
+        async with client.get(url) as response:  # the pool drops the lost connection
+            assert await read_body(response, 1024) == (b"ok", False)
+        assert connections == 2
+        del response
+        kept = None  # nothing of ours holds the lost connection's future
+        gc.collect()
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+        loop.set_exception_handler(None)
+    assert reported == []

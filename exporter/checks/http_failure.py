@@ -21,6 +21,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_REDIRECTS = 10
 # How much of a value at json_path the error quotes.
 QUOTED_CHARS = 200
+TOO_DEEP = "the body is JSON nested too deep to read"
 
 
 class HttpReason(enum.Enum):
@@ -99,12 +100,21 @@ def json_problem(answer: Answer, path: str, wanted: Any, secrets: Secrets) -> st
         value = json.loads(answer.body)
     except ValueError as error:
         return f"the body is not JSON: {error}"
+    except RecursionError:  # json's C scanner stops at the interpreter's recursion limit
+        return TOO_DEEP
+    try:
+        return _value_problem(value, path, wanted, secrets)
+    except RecursionError:  # a value parsed just within the limit, quoted from deeper down
+        return TOO_DEEP
+
+
+def _value_problem(value: Any, path: str, wanted: Any, secrets: Secrets) -> str | None:
     walked = []
     for key in path.split("."):
         walked.append(key)
         if isinstance(value, dict) and key in value:
             value = value[key]
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+        elif isinstance(value, list) and key.isdecimal() and int(key) < len(value):
             value = value[int(key)]
         else:
             return f"{'.'.join(walked)} is not in the body"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import html
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +31,44 @@ RUN = 8
 CREDENTIAL = re.compile(r"auth|key|token|secret|pass|session|cookie|credential|signature", re.I)
 # ``Bearer <token>``, ``Basic <base64>``, ``ApiKey <key>``: a scheme, then the credentials.
 SCHEMED = re.compile(r"([A-Za-z][A-Za-z0-9_-]*) +(\S.*)")
+# What a secret's file may not hold inside it: the line breaks str.splitlines() knows, and the
+# other control characters (C0, DEL, C1).
+LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A secret is a token, a password or a key: a file over this is a mistake (or /dev/zero).
+MAX_SECRET_BYTES = 64 * 1024
 
 
 def read_secret(path: Path, key: str) -> str:
-    """A secret's text, read once when the config file is; Invalid naming ``key``."""
+    """A secret's text, read once when the config file is: one line (a trailing line break
+    is dropped) with no control character, which no header may carry (aiohttp refuses it at
+    every request); Invalid naming ``key``, and never quoting the text."""
     try:
-        return path.read_text().strip()
+        text = _read_text(path)
     except (OSError, UnicodeDecodeError) as error:
         why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise Invalid(key, f"cannot read {path}: {why or error}") from None
+    if LINE_BREAK.search(text):
+        raise Invalid(key, f"{path} holds more than one line: a secret is one line")
+    if CONTROL.search(text):
+        raise Invalid(key, f"{path} holds a control character (a NUL, an escape): not a secret")
+    return text
+
+
+def _read_text(path: Path) -> str:
+    """At most MAX_SECRET_BYTES of a regular file, stripped. Opened without blocking and
+    checked before a byte is read: a FIFO is refused, not waited on; /dev/zero is no secret."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = file.read(MAX_SECRET_BYTES + 1)
+    if len(data) > MAX_SECRET_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_SECRET_BYTES // 1024} KiB")
+    return data.decode().strip()
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ import re
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from exporter.checks.base import CheckDeps, CheckType
+from exporter.checks.secrets import Secrets
 from exporter.checks.tls import (
     TlsOptions,
     client_context,
@@ -26,6 +27,9 @@ from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, S
 
 # The most a banner exchange reads while it looks for expect_regex.
 MAX_BANNER_BYTES = 64 * 1024
+# How much of a banner that did not match the error quotes: its start, escaped, with what the
+# check sent redacted (a server may echo it: "ERR unknown command 'AUTH hunter2'").
+QUOTED_CHARS = 64
 
 
 class TcpReason(enum.Enum):
@@ -44,7 +48,7 @@ class TcpOptions:
     """``type: tcp``: where to connect, an optional exchange, and when a connect is slow."""
 
     address: str
-    send: str | None = None
+    send: str | None = field(default=None, repr=False)  # may carry a password
     expect_regex: str | None = None
     warn_after: Seconds | None = None
     tls: bool | TlsOptions = False
@@ -95,6 +99,7 @@ class TcpCheck:
         tls = options.tls
         self._server_name = None if isinstance(tls, bool) else tls.server_name
         self._ssl = None if tls is False else client_context(None if tls is True else tls)
+        self._secrets = Secrets((options.send,))
 
     def _fail(self, reason: TcpReason, error: str, seconds: float | None = None) -> CheckResult:
         observed = None if seconds is None else Observed(seconds, "s")
@@ -210,15 +215,12 @@ class TcpCheck:
         while len(data) < MAX_BANNER_BYTES:
             chunk = await reader.read(MAX_BANNER_BYTES - len(data))
             if not chunk:
-                return (
-                    f"closed after {len(data)} bytes with no match for {pattern!r}: {data[:80]!r}"
-                )
+                said = self._secrets.quote(data.decode(errors="replace"), QUOTED_CHARS)
+                return f"closed after {len(data)} bytes with no match for {pattern!r}: {said!r}"
             data += chunk
             if self._expect.search(data):
                 return None
-        return (
-            f"no match for {self._expect.pattern.decode()!r} in the first {MAX_BANNER_BYTES} bytes"
-        )
+        return f"no match for {pattern!r} in the first {MAX_BANNER_BYTES} bytes"
 
 
 TYPE = CheckType(

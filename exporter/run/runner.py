@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from exporter.verdict import Check, CheckResult, RunInfo, RunnerReason, Status
 
 log = logging.getLogger("exporter.run.runner")
 
+# How Python links an exception to its cause or context, and the most of a chain told.
+CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
+CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n"
+MAX_CHAIN = 20
 
 # The series of a check that names no reasons of its own: the runner's, and no observed value.
 RUNNER_ONLY = Shape(tuple(r.value for r in RunnerReason), observes=False)
@@ -191,25 +196,50 @@ class Runner:
                 checks={name: _brief(o.result) for name, o in result.checks.items()},
             )
         )
+        ids = {"run_id": result.run_id, "trigger": trigger}
         if result.ok:
             m.last_success.set(now)
             if log.isEnabledFor(logging.DEBUG):
                 body = json.dumps(Answer(result, cached=False, age_seconds=0.0).body())
-                log.debug(
-                    f"Smoke test successful. Response prepared: {body}",
-                    extra={"run_id": result.run_id, "trigger": trigger},
-                )
+                log.debug(f"Smoke test successful. Response prepared: {body}", extra=ids)
         else:
             m.failures.labels(trigger).inc()
-            log.warning(
-                result.message,
-                extra={"run_id": result.run_id, "trigger": trigger},
-            )
+            log.warning(result.message, extra=ids)
 
 
 def _raised(error: Exception, run_id: str) -> CheckResult:
-    log.exception("Check raised", extra={"run_id": run_id}, exc_info=error)
-    return CheckResult(Status.FAIL, RunnerReason.EXCEPTION, f"check raised {error!r}")
+    """A check that raised, named by its exception's type alone in the answer and the log's
+    traceback: its text may quote a header, a token or a server's answer, never shown."""
+    kind = type(error).__name__
+    if log.isEnabledFor(logging.ERROR):
+        fn, lno, func, _ = log.findCaller()
+        extra = {"run_id": run_id}
+        record = log.makeRecord(
+            log.name, logging.ERROR, fn, lno, "Check raised %s", (kind,), None, func, extra
+        )
+        record.exc_text = _traceback(error)  # what formatters print as the traceback
+        log.handle(record)
+    return CheckResult(Status.FAIL, RunnerReason.EXCEPTION, f"check raised {kind}")
+
+
+def _traceback(error: BaseException) -> str:
+    """``error``'s traceback, and those of its causes and contexts, as Python prints them, but
+    with each exception named by its type and none of its text."""
+    told: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(told) < MAX_CHAIN:
+        kind, frames = type(current), "".join(traceback.format_tb(current.__traceback__))
+        module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+        told.append(f"Traceback (most recent call last):\n{frames}{module}{kind.__qualname__}")
+        if current.__cause__ is not None:
+            told.append(CAUSE)
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            told.append(CONTEXT)
+            current = current.__context__
+        else:
+            break
+    return "\n".join(reversed(told))
 
 
 def _brief(result: CheckResult) -> dict[str, str]:

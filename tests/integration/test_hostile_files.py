@@ -3,16 +3,19 @@ and a failed reload at SIGHUP that never stops the server answering."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import Start
-from tests.integration.exporter_process import SCRIPT, finished_lines
-from tests.support.config_files import HOSTILE_FILES
+from tests.integration.exporter_process import SCRIPT, ExporterProcess, Response, finished_lines
+from tests.support.config_files import HOSTILE_FILES, HOSTILE_SECRETS, with_token_file
 from tests.wait import wait_until
 
 
@@ -33,6 +36,59 @@ def test_a_hostile_config_file_exits_2_with_one_line(tmp_path: Path, case: str) 
         result.stderr.decode() == f"smoke-test-exporter: error: --config.file: {path}: {problem}\n"
     )
     assert result.stdout == b""  # it never started: no canary
+
+
+def post(exporter: ExporterProcess, path: str) -> Response:
+    """POST an empty body to ``path``: the status and body of the answer, whatever its status."""
+    request = urllib.request.Request(exporter.url + path, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return Response(answer.status, dict(answer.headers), answer.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, dict(error.headers), error.read())
+
+
+@pytest.mark.parametrize("case", HOSTILE_SECRETS, ids=str)
+def test_a_hostile_token_file_exits_2_with_one_line_naming_its_key(
+    tmp_path: Path, case: str
+) -> None:
+    content, problem = HOSTILE_SECRETS[case]
+    text, token = with_token_file(tmp_path, content)
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(text)
+    result = subprocess.run(
+        [SCRIPT, "--web.listen-address=127.0.0.1:0", f"--config.file={path}"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    error = f"checks[0].bearer_token_file: {problem.format(path=token)}"
+    assert result.stderr.decode() == f"smoke-test-exporter: error: --config.file: {path}: {error}\n"
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize("case", HOSTILE_SECRETS, ids=str)
+def test_a_hostile_token_file_fails_the_reload_with_400_and_keeps_serving(
+    start: Start, tmp_path: Path, case: str
+) -> None:
+    path = tmp_path / "smoke-test.yml"
+    path.write_text("checks: [{name: logging, type: logging}]\n")
+    exporter = start(f"--config.file={path}", "--smoke-test.interval=0")
+    exporter.wait_ready()
+    content, problem = HOSTILE_SECRETS[case]
+    text, token = with_token_file(tmp_path, content)
+    path.write_text(text)
+    error = f"--config.file: {path}: checks[0].bearer_token_file: {problem.format(path=token)}"
+    answer = post(exporter, "/-/reload")
+    assert (answer.status, json.loads(answer.body)) == (
+        400,
+        {"status": 400, "error": "Bad Request", "message": error},
+    )
+    scrape = exporter.get("/metrics").body.decode().splitlines()
+    assert "smoke_test_exporter_config_last_reload_successful 0.0" in scrape
+    assert exporter.get("/smoke-test").status == 200  # the logging check, as before
 
 
 def test_sighup_with_a_fifo_for_the_config_file_fails_the_reload_and_keeps_serving(

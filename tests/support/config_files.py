@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,28 @@ HOSTILE_FILES = {
         "checks[0].timeout: '99999y' is longer than a year",
     ),
 }
+
+
+# Hostile secret files: what the token file holds (None: it is a FIFO nobody writes to), and
+# the one-line problem it is refused with, ``{path}`` standing for the file's path.
+MANY_LINES = "{path} holds more than one line: a secret is one line"
+CONTROL = "{path} holds a control character (a NUL, an escape): not a secret"
+HOSTILE_SECRETS: dict[str, tuple[bytes | None, str]] = {
+    "a line break inside": (b"tok\nen\n", MANY_LINES),
+    "a carriage return inside": (b"tok\ren", MANY_LINES),
+    "a NUL": (b"tok\0en\n", CONTROL),
+    "an escape": (b"tok\x1b[2Jen", CONTROL),
+    "a FIFO": (None, "cannot read {path}: not a regular file"),
+}
+
+
+def with_token_file(directory: Path, content: bytes | None) -> tuple[str, Path]:
+    """A config file's text whose one http check reads its bearer token from a file beside it
+    holding ``content`` (None: a FIFO); and that file's path."""
+    path = directory / "token"
+    if content is None:
+        os.mkfifo(path)
+    else:
+        path.write_bytes(content)
+    check = "{name: web, type: http, url: 'http://127.0.0.1:1/', bearer_token_file: token}"
+    return f"checks: [{check}]\n", path
