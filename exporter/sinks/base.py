@@ -42,14 +42,16 @@ OK = SinkOutcome(ok=True)
 
 
 def timed_out(error: str) -> SinkOutcome:
-    """A canary a sink did not confirm in time: it stayed silent, or its queue was full."""
+    """A canary a sink did not confirm in time: it stayed silent, its queue was full, or its
+    send took too long."""
     return SinkOutcome(False, Reason.TIMEOUT, error)
 
 
 class Delivery:
     """One canary on its way: the sinks that must confirm it, and what each of them said.
 
-    Sinks report from their threads; the results land on the event loop.
+    Sinks report from their threads; the results land on the event loop, where the first one
+    for a sink decides and a failure is counted on that sink's error counter.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sinks: Iterable[Sink]) -> None:
@@ -67,26 +69,22 @@ class Delivery:
         self.report(sink, timed_out(error))
 
     def _settle(self, sink: Sink, outcome: SinkOutcome) -> None:
+        """The first outcome for ``sink`` is the canary's, and the only one its error counter
+        counts: a batch stuck past the deadline reports again when it ends."""
         future = self._pending.get(sink)
         if future is not None and not future.done():
             future.set_result(outcome)
+            sink.count_failed(outcome, 1)
 
     async def wait(self, seconds: float, timeout_text: str) -> dict[str, SinkOutcome]:
-        """Every sink's outcome by name; a sink silent for ``seconds`` fails with TIMEOUT.
-        Each timeout is counted on its sink's error counter."""
+        """Every sink's outcome by name; a sink silent for ``seconds`` fails with TIMEOUT."""
         if self._pending:
             await asyncio.wait(self._pending.values(), timeout=seconds)
-        outcomes = {}
+        silent = timed_out(f"no confirmation within {timeout_text}")
         for sink, future in self._pending.items():
-            if future.done():
-                outcome = future.result()
-            else:
-                future.cancel()
-                outcome = timed_out(f"no confirmation within {timeout_text}")
-            if outcome.reason is Reason.TIMEOUT:
-                sink.count_timeout()
-            outcomes[sink.name] = outcome
-        return outcomes
+            if not future.done():
+                self._settle(sink, silent)
+        return {sink.name: future.result() for sink, future in self._pending.items()}
 
 
 class Line(NamedTuple):
@@ -133,10 +131,10 @@ class Batch:
 class Sink:
     """A log sink: takes batches of lines on its own thread and confirms the canaries in them.
 
-    A subclass implements ``deliver``; the base counts errors and reports every canary. Sinks
-    are plain objects, not ``logging.Handler``s: a Handler holds its lock while it writes, and
-    ``logging.shutdown()`` takes every Handler's lock at exit, so one stuck write would hang
-    the process on its way out.
+    A subclass implements ``deliver``; the base counts errors (a canary's on its Delivery) and
+    reports every canary. Sinks are plain objects, not ``logging.Handler``s: a Handler holds
+    its lock while it writes, and ``logging.shutdown()`` takes every Handler's lock at exit, so
+    one stuck write would hang the process on its way out.
     """
 
     def __init__(self, name: str, series: SinkSeries) -> None:
@@ -156,9 +154,10 @@ class Sink:
             s.dropped.remove(self.name, drop)
         s.delivery.remove(self.name)
 
-    def count_timeout(self) -> None:
-        """Count a canary this sink did not confirm in time."""
-        self._errors[Reason.TIMEOUT].inc()
+    def count_failed(self, outcome: SinkOutcome, records: int) -> None:
+        """Count ``records`` this sink failed to deliver, under ``outcome``'s reason."""
+        if outcome.reason is not None:
+            self._errors[outcome.reason].inc(records)
 
     def handle(self, lines: Sequence[Line]) -> None:
         """Deliver a batch of lines and report the outcome to each canary among them."""
@@ -166,16 +165,17 @@ class Sink:
             outcome = self.deliver(Batch(lines))
         except Exception as error:  # noqa: BLE001 - a sink must never kill its thread
             outcome = SinkOutcome(False, Reason.WRITE, f"unexpected: {error!r}")
-        if outcome.reason is not None:
-            self._errors[outcome.reason].inc(len(lines))
-        for line in lines:
-            if line.delivery is not None:
-                reported = outcome
-                if outcome.ok:
-                    seconds = time.perf_counter() - line.delivery.emitted
-                    self._latency.observe(seconds)
-                    reported = replace(outcome, seconds=seconds)
-                line.delivery.report(self, reported)
+        deliveries = [line.delivery for line in lines if line.delivery is not None]
+        # A canary is counted by its Delivery, once: its deadline may have passed, and its
+        # timeout been counted, before this batch ended.
+        self.count_failed(outcome, len(lines) - len(deliveries))
+        for delivery in deliveries:
+            reported = outcome
+            if outcome.ok:
+                seconds = time.perf_counter() - delivery.emitted
+                self._latency.observe(seconds)
+                reported = replace(outcome, seconds=seconds)
+            delivery.report(self, reported)
 
     def deliver(self, batch: Batch) -> SinkOutcome:
         """Send the batch whole; confirm its canaries as far as the sink can (read back)."""

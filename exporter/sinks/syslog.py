@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 
 from exporter.config import parse_listen_address
 from exporter.options import Invalid
-from exporter.sinks.base import OK, Batch, Line, Reason, Sink, SinkDeps, SinkOutcome, SinkType
+from exporter.sinks.base import (
+    OK,
+    Batch,
+    Line,
+    Reason,
+    Sink,
+    SinkDeps,
+    SinkOutcome,
+    SinkType,
+    timed_out,
+)
 from exporter.sinks.series import SinkSeries
 from exporter.sinks.syslog_socket import Connection, Refusals
 
@@ -148,7 +158,7 @@ class SyslogSink(Sink):
                     sock.send(frame)
         except TimeoutError:
             self.close()  # part of a message may be out: the stream is no longer framed
-            return SinkOutcome(False, Reason.TIMEOUT, f"send took over {SEND_TIMEOUT:g}s")
+            return timed_out(f"send took over {SEND_TIMEOUT:g}s")
         except OSError as error:
             self.close()  # a unix datagram socket whose server went away must connect anew
             return SinkOutcome(False, Reason.WRITE, error.strerror or str(error))
