@@ -1,10 +1,12 @@
 # The README's two commands: `make run` and `make test`. Both build .venv on first use.
+# `make run` installs the command as .venv/bin/smoke-test-exporter (not on PATH) and starts it;
+# `make dist` builds the wheel and sdist into dist/ for `pip install` or `pipx install`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test test-repeat lint pytest tools bench clean
+.PHONY: run test test-repeat lint pytest tools bench dist clean
 
 # Debian's python3 needs python3-venv for ensurepip; install it once when it is missing.
 $(BIN)/python:
@@ -35,7 +37,8 @@ lint: $(VENV)/.installed-test
 # Prometheus, promtool, Alertmanager and amtool; wrk for the floods and the benchmark (which also
 # measures blackbox_exporter); rsyslogd and the journal's remote and gateway daemons for the
 # canary's end-to-end chains (systemd-socket-activate gives gatewayd a port of our choosing);
-# the Pushgateway for the heartbeat; stress-ng for `make test-repeat` under CPU contention.
+# the Pushgateway for the heartbeat; stress-ng for `make test-repeat` under CPU contention;
+# systemd-analyze to verify the systemd unit and rate its exposure.
 # Debian's packages start no daemon in a container.
 TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
   prometheus-alertmanager:prometheus-alertmanager wrk:wrk \
@@ -43,7 +46,7 @@ TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanage
   /lib/systemd/systemd-journal-remote:systemd-journal-remote \
   /lib/systemd/systemd-journal-gatewayd:systemd-journal-remote \
   systemd-socket-activate:systemd prometheus-pushgateway:prometheus-pushgateway \
-  stress-ng:stress-ng
+  stress-ng:stress-ng systemd-analyze:systemd
 tools:
 	@missing=; for t in $(TOOLS); do \
 	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
@@ -75,5 +78,12 @@ test-repeat: lint $(VENV)/.installed-test tools
 bench: $(VENV)/.installed-test tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# The wheel and sdist, in dist/ (emptied first, so it holds this version only). `python -m build`
+# makes the sdist, then the wheel from the unpacked sdist: a file the sdist lacks fails here.
+# tests/integration/test_dist.py builds them the same way and installs the wheel in a fresh venv.
+dist: $(VENV)/.installed-test
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache build dist
