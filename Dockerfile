@@ -46,9 +46,11 @@ EXPOSE 9707
 # here, because a full disk or a broken log sink would then mark the container unhealthy and get it
 # restarted in a loop, which fixes neither; the smoke_test_success metric and its alert report
 # those. The probe subcommand needs no curl in the image; it gives up after 5 s by itself and says
-# why, so Docker's own timeout is longer. If --web.listen-address changes the port, change it here.
+# why, so Docker's own timeout is longer. It asks the path on the listen address that
+# SMOKE_TEST_EXPORTER_WEB_LISTEN_ADDRESS names (`docker run -e …`), :9707 without it; a
+# --web.listen-address flag given to the exporter is not seen here: set the port by the variable.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
-    CMD ["smoke-test-exporter", "probe", "http://127.0.0.1:9707/-/healthy"]
+    CMD ["smoke-test-exporter", "probe", "/-/healthy"]
 
 # Flags go after the image name (`docker run IMAGE --log.level=debug`) or in compose's `command:`.
 ENTRYPOINT ["smoke-test-exporter"]

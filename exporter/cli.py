@@ -11,8 +11,9 @@ from typing import Any, NoReturn
 
 from exporter import __version__
 from exporter.config import Settings
+from exporter.environ import unknown_variables
 from exporter.flags import OPTIONS, Parser, UsageError
-from exporter.probe import DEFAULT_URL, run_probe
+from exporter.probe import DEFAULT_PATH, run_probe
 
 PROG = "smoke-test-exporter"
 
@@ -22,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG,
         description="Prometheus exporter that proves the service is up and its logging works.",
-        epilog=f"Subcommand: {PROG} probe [URL] [--timeout SECONDS] requests URL (default "
-        f"{DEFAULT_URL}), prints the body and exits 0 on 200, 1 otherwise.",
+        epilog=f"Subcommand: {PROG} probe [URL|PATH] [--timeout SECONDS] requests a URL, or "
+        f"a path (default {DEFAULT_PATH}) on --web.listen-address, prints the body and exits 0 "
+        "on 200, 1 otherwise.",
         allow_abbrev=False,
     )
     for option in OPTIONS:
@@ -73,11 +75,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Parse the configuration, then serve until SIGTERM or SIGINT; return the exit code.
     With --config.check, only load and check the files.
 
-    ``probe [URL]`` instead requests a URL once, for health checks and scripts.
+    ``probe [URL|PATH]`` instead requests a URL once, for health checks and scripts.
     """
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["probe"]:
-        return run_probe(args[1:])
+        return run_probe(args[1:], os.environ if environ is None else environ)
     try:
         namespace = build_parser().parse_args(args)
         settings = settings_of(namespace, os.environ if environ is None else environ)
@@ -88,6 +90,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return int(done.code or 0)
 
     from exporter import preflight  # noqa: PLC0415 - keeps --help fast
+    from exporter.plan import plan_warnings  # noqa: PLC0415
     from exporter.server import serve  # noqa: PLC0415
 
     try:
@@ -95,6 +98,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except preflight.PreflightError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    variables = os.environ if environ is None else environ
+    for line in unknown_variables(variables, (option.env for option in OPTIONS)):
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
+    for line in plan_warnings(loaded.plan):
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
     if namespace.config_check:
         print(loaded.summary())
         return 0

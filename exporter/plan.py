@@ -52,3 +52,13 @@ def default_plan(settings: Settings) -> Plan:
     sinks = (SinkSpec("stdout", "stdout", StdoutOptions()),)
     checks = (CheckSpec("logging", "logging", settings.timeout_seconds, LoggingOptions()),)
     return Plan(with_log_file(sinks, settings), checks)
+
+
+def plan_warnings(plan: Plan) -> tuple[str, ...]:
+    """What a plan that works still gets wrong: no logging check writes a canary."""
+    if any(spec.type == "logging" for spec in plan.checks):
+        return ()
+    return (
+        "--config.file: no check has type logging, so no canary is written and no log sink "
+        "is proven; add `- {name: logging, type: logging}` to checks",
+    )

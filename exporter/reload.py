@@ -13,7 +13,7 @@ from exporter.checks.base import CheckDeps
 from exporter.config_file import ConfigError
 from exporter.logs.pipeline import LogPipeline
 from exporter.metrics import Metrics
-from exporter.plan import Plan, SinkSpec
+from exporter.plan import Plan, SinkSpec, plan_warnings
 from exporter.run.runner import Runner
 from exporter.sinks import Sink, SinkDeps
 
@@ -78,6 +78,8 @@ class Reloader:
                 self._metrics.reload_ok.set(1)
                 self._metrics.reload_time.set_to_current_time()
                 self._on_change(plan)
+            for warning in plan_warnings(plan):
+                log.warning(warning)
             stuck = await asyncio.to_thread(self._logs.retire, retired, RETIRE_TIMEOUT)
             log.info(
                 "Configuration reloaded",

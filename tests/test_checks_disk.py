@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks.disk import PROBE_PREFIX, DiskCheck, DiskOptions, DiskReason
+from exporter.checks.disk import PROBE_PREFIX, DiskCheck, DiskOptions, DiskReason, percent, size
 from exporter.verdict import Component, Observed, Status
 from tests.conftest import StartExporter
 from tests.disks import tiny_filesystem
@@ -18,6 +18,36 @@ from tests.support.config_files import refused
 def free_bytes(path: Path) -> int:
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
+
+
+def total_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (32 * 1024, "32.0 KiB"),
+        (8 * 1024**2 + 1024**2 // 10, "8.1 MiB"),
+        (1024**3 - 1, "1024.0 MiB"),
+        (1024**3, "1.0 GiB"),
+        (5 * 1024**4, "5.0 TiB"),
+        (3 * 1024**6, "3072.0 PiB"),
+    ],
+)
+def test_sizes_read_in_binary_units(count: int, text: str) -> None:
+    assert size(count) == text
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"), [(0.0, "0.0 %"), (0.0312, "3.1 %"), (0.9, "90.0 %"), (1.0, "100.0 %")]
+)
+def test_ratios_read_as_percentages(ratio: float, text: str) -> None:
+    assert percent(ratio) == text
 
 
 def fill(path: Path, size: int) -> None:
@@ -75,7 +105,8 @@ def test_a_disk_filled_past_the_threshold_fails_and_recovers_when_freed(tmp_path
         assert (result.status, result.reason, result.error, result.observed) == (
             Status.FAIL,
             DiskReason.FREE_SPACE,
-            f"{free} bytes free, under min_free_bytes 32768",
+            f"{size(free)} free ({percent(free / total_bytes(disk))}), under min_free_bytes "
+            "32768 (32.0 KiB)",
             Observed(float(free), "bytes"),
         )
         (disk / "big").unlink()
@@ -93,7 +124,8 @@ def test_a_ratio_under_the_warning_threshold_warns(tmp_path: Path) -> None:
         assert (result.status, result.reason, result.error) == (
             Status.WARN,
             DiskReason.FREE_SPACE,
-            f"{ratio:.4f} of the space free, under warn_free_ratio 0.9",
+            f"{ratio * 100:.1f} % free ({size(st.f_bavail * st.f_frsize)}), under "
+            "warn_free_ratio 0.9 (90.0 %)",
         )
         assert result.ok
 
@@ -178,7 +210,8 @@ async def test_a_disk_check_in_the_config_file_answers_and_is_measured(
         free = free_bytes(disk)
         assert body["message"] == (
             f"Smoke test failed: check log-disk failed on path {disk}: "
-            f"{free} bytes free, under min_free_bytes 32768"
+            f"{size(free)} free ({percent(free / total_bytes(disk))}), under min_free_bytes "
+            "32768 (32.0 KiB)"
         )
         assert body["checks"]["log-disk"]["reason"] == "free_space"
         labels = {"check": "log-disk", "reason": "free_space"}

@@ -22,6 +22,7 @@ import yaml
 
 from exporter.cli import PROG, parse_settings
 from exporter.config import Settings
+from exporter.probe import LISTEN_ENV, target_url
 from tests.conftest import StartExporter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,11 +176,12 @@ def test_runs_as_a_numeric_non_root_user() -> None:
     assert gid == "" or gid.isdigit()
 
 
-def test_healthcheck_probes_liveness_on_the_exposed_port() -> None:
+def test_healthcheck_probes_liveness_on_the_listen_address() -> None:
     (healthcheck,) = final_stage("HEALTHCHECK")
     _, sep, command = healthcheck.partition("CMD ")
     assert sep, healthcheck
-    assert exec_form(command) == [PROG, "probe", f"http://127.0.0.1:{DEFAULT_PORT}/-/healthy"]
+    assert exec_form(command) == [PROG, "probe", "/-/healthy"]
+    assert target_url("/-/healthy", None, {}) == f"http://127.0.0.1:{DEFAULT_PORT}/-/healthy"
 
 
 async def test_healthcheck_command_passes_against_a_live_exporter(
@@ -188,13 +190,14 @@ async def test_healthcheck_command_passes_against_a_live_exporter(
     (healthcheck,) = final_stage("HEALTHCHECK")
     program, *args = exec_form(healthcheck.partition("CMD ")[2])
     exporter = await start_exporter()
-    # The console script, as Docker runs it; only the port differs, as the test server's is free.
-    args = [a.replace(f":{DEFAULT_PORT}/", f":{exporter.client.port}/") for a in args]
+    # The console script, as Docker runs it, with the port given as `docker run -e` would: the
+    # test server's port is a free one.
     process = await asyncio.create_subprocess_exec(
         Path(sys.executable).parent / program,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={LISTEN_ENV: f":{exporter.client.port}"},
     )
     stdout, stderr = await process.communicate()
     assert (process.returncode, stdout, stderr) == (0, b"Healthy\n", b"")

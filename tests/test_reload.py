@@ -152,14 +152,20 @@ async def test_a_fifo_in_the_config_files_place_fails_the_reload_and_never_block
         assert response.status == 200
 
 
-async def test_reload_without_a_config_file_keeps_the_flags_plan(
+async def test_reload_without_a_config_file_is_a_400_and_keeps_the_flags_plan(
     start_exporter: StartExporter,
 ) -> None:
     exporter = await start_exporter()
     assert await reload(exporter) == (
-        200,
-        {"status": "ok", "sinks": ["stdout", "file"], "checks": ["logging"]},
+        400,
+        {
+            "status": 400,
+            "error": "Bad Request",
+            "message": "there is no --config.file to reload: the exporter runs the plan of its "
+            "flags, which a reload cannot change",
+        },
     )
+    assert exporter.sample("smoke_test_exporter_config_last_reload_successful") == 1
     status, body = await exporter.smoke()
     assert (status, body["checks"]["logging"]["sinks"]) == (200, {"stdout": "ok", "file": "ok"})
 

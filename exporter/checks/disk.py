@@ -120,10 +120,33 @@ def _room(path: Path) -> Room | tuple[DiskReason, str]:
 def _short(room: Room, free_bytes: int | None, ratio: float | None, prefix: str) -> str | None:
     """Why ``room`` is under a threshold, or None when it is not."""
     if free_bytes is not None and room.free < free_bytes:
-        return f"{room.free} bytes free, under {prefix}_free_bytes {free_bytes}"
+        return (
+            f"{size(room.free)} free ({percent(room.ratio)}), under {prefix}_free_bytes "
+            f"{free_bytes} ({size(free_bytes)})"
+        )
     if ratio is not None and room.ratio < ratio:
-        return f"{room.ratio:.4f} of the space free, under {prefix}_free_ratio {ratio:g}"
+        return (
+            f"{percent(room.ratio)} free ({size(room.free)}), under {prefix}_free_ratio {ratio:g} "
+            f"({percent(ratio)})"
+        )
     return None
+
+
+def percent(ratio: float) -> str:
+    """A ratio as people read it: ``3.1 %``."""
+    return f"{ratio * 100:.1f} %"
+
+
+def size(count: int) -> str:
+    """A byte count as people read it, in binary units: ``512 B``, ``8.0 MiB``."""
+    if count < 1024:
+        return f"{count} B"
+    value = float(count)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024
+        if value < 1024 or unit == "PiB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def _probe(directory: Path) -> str | None:

@@ -11,7 +11,7 @@ from exporter.run.history import Entry
 from exporter.run.results import RunResult
 from exporter.verdict import Status
 from exporter.web import health_json
-from exporter.web.keys import RELOADER, ROUTES, RUNNER, SCRAPE
+from exporter.web.keys import RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
 from exporter.web.middleware import error_response
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -86,8 +86,17 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     return await request.app[SCRAPE].handle(request)
 
 
+NO_CONFIG_FILE = (
+    "there is no --config.file to reload: the exporter runs the plan of its flags, which a "
+    "reload cannot change"
+)
+
+
 async def reload(request: web.Request) -> web.Response:
-    """Reload --config.file: 200 with what runs now, or 400 with why the file was refused."""
+    """Reload --config.file: 200 with what runs now, or 400 with why the file was refused or
+    that there is no file to read."""
+    if request.app[SETTINGS].config_file is None:
+        return error_response(400, "Bad Request", NO_CONFIG_FILE, dict(NO_STORE))
     reloader = request.app[RELOADER]
     problem = await reloader.reload()
     if problem is not None:

@@ -36,21 +36,23 @@ def wants_health_json(accept: str) -> bool:
 
 def render(answer: Answer) -> dict[str, Any]:
     """The run as a health+json document: checks keyed ``component:measurement``. Each check
-    has its ``duration``; a check that observes a value also has it (``responseTime``,
-    ``freeSpace``) on the component it looked at (the URL, address or path); a check with parts
-    lists them (the logging check's ``delivery`` per sink)."""
+    has its ``duration``, and a check that observes a value also has it (``responseTime``,
+    ``freeSpace``), both on the component it looked at (the URL, address or path) when it has
+    one; a check with parts lists them (the logging check's ``delivery`` per sink)."""
     result = answer.result
     time = result.started.isoformat()
     checks: dict[str, list[dict[str, Any]]] = {}
     for name, outcome in result.checks.items():
         r = outcome.result
+        # The thing the check looked at (its URL, address or path), else the check itself:
+        # a failing check says where it failed.
+        component = r.component.id if r.component is not None else name
+        kind = r.component.kind if r.component is not None else "component"
         checks[f"{name}:duration"] = [
-            _entry(name, r.status, outcome.duration_seconds, time, r.error)
+            _entry(component, r.status, outcome.duration_seconds, time, r.error, kind=kind)
         ]
         if r.observed is not None:
             measurement = MEASUREMENTS.get(r.observed.unit, "observedValue")
-            component = r.component.id if r.component is not None else name
-            kind = r.component.kind if r.component is not None else "component"
             entry = _entry(component, r.status, r.observed.value, time, r.error, kind=kind)
             checks[f"{name}:{measurement}"] = [{**entry, "observedUnit": r.observed.unit}]
         if r.parts:

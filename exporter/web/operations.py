@@ -219,10 +219,13 @@ def reload() -> Schema:
     return {
         "summary": "Reload --config.file (as SIGHUP does); the running config stays on error",
         "description": "A good file replaces the checks and sinks between runs. Without "
-        "--config.file there is nothing to read, and the flags' plan is kept.",
+        "--config.file there is nothing to read: 400, and the flags' plan is kept.",
         "responses": {
             "200": response("Reloaded.", {"application/json": ref("Reloaded")}, no_store=True),
-            "400": error("The file cannot be used; the running configuration stays."),
+            "400": error(
+                "The file cannot be used, or there is no --config.file; the running "
+                "configuration stays."
+            ),
         },
     }
 
