@@ -111,7 +111,7 @@ def create_app(
         heartbeat.notify(result)
 
     instance = settings.instance or socket.gethostname()
-    canaries = CanaryLedger(instance)
+    canaries = CanaryLedger(instance, settings.canary_key.key if settings.canary_key else None)
     check_deps = CheckDeps(logs, http, registry, canaries, Stores(registry, canaries))
     runner = Runner(
         build_checks(plan.checks, check_deps),

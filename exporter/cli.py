@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG,
         description="Prometheus exporter that proves the service is up and its logging works.",
-        epilog=f"Subcommand: {PROG} probe [URL|PATH] [--timeout SECONDS] requests a URL, or "
+        epilog=f"Subcommand: {PROG} probe [URL|PATH] [--timeout DURATION] requests a URL, or "
         f"a path (default {DEFAULT_PATH}) on --web.listen-address, prints the body and exits 0 "
         "on 200, 1 otherwise.",
         allow_abbrev=False,

@@ -6,14 +6,21 @@ import enum
 import ipaddress
 import logging
 import math
+import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.durations import parse_flag_seconds
 from exporter.paths import OWN_PATHS, TELEMETRY
 
 DEFAULT_MESSAGE = "PetSage systems are purring perfectly!"
 HOST_NAME = re.compile(r"[A-Za-z0-9._-]*")
+# A canary key file's key, after one trailing newline: 128 bits at least, and no more than a
+# key file holds (HMAC hashes a longer key down anyway).
+MIN_KEY_BYTES = 16
+MAX_KEY_BYTES = 4096
 
 
 class LogLevel(enum.Enum):
@@ -46,6 +53,15 @@ class ListenAddress:
 
 
 @dataclass(frozen=True)
+class CanaryKey:
+    """The key canaries are signed with, and the file it was read from; the key is never
+    shown."""
+
+    path: Path
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the exporter is configured with, read once at start-up."""
 
@@ -64,6 +80,7 @@ class Settings:
     web_config_file: Path | None = None
     config_file: Path | None = None
     instance: str | None = None  # None: the host name
+    canary_key: CanaryKey | None = None  # None: a key made at start-up
     max_requests: int = 40  # requests in flight at once; 0: no limit
     max_connections: int = 100  # connections open at once; 0: no limit
     openmetrics: bool = False  # answer OpenMetrics when a scrape asks for it
@@ -115,6 +132,36 @@ def parse_instance(text: str) -> str:
     return text
 
 
+def parse_canary_key_file(text: str) -> CanaryKey:
+    """The key in a file: its bytes, one trailing newline dropped, 16 to 4096 of them. A path
+    that holds no regular file is refused unopened (a fifo's open waits for a writer)."""
+    path = parse_path(text)
+    if "\0" in text:
+        raise ValueError(f"{text!r} holds a NUL byte")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ValueError(f"{text!r} is not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
+                raise ValueError(f"{text!r} is not a regular file")
+            data = b""
+            while len(data) <= MAX_KEY_BYTES and (chunk := os.read(fd, MAX_KEY_BYTES + 2)):
+                data += chunk
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise ValueError(f"cannot read {text!r}: {error.strerror or error}") from None
+    key = data.removesuffix(b"\n")
+    if not key:
+        raise ValueError(f"{text!r} is empty")
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"{text!r} holds {len(key)} bytes: a key is {MIN_KEY_BYTES} at least")
+    if len(key) > MAX_KEY_BYTES:
+        raise ValueError(f"{text!r} holds over {MAX_KEY_BYTES} bytes: not a key file")
+    return CanaryKey(path, key)
+
+
 def parse_bool(text: str) -> bool:
     """true/false, on/off, yes/no, 1/0."""
     value = text.strip().lower()
@@ -154,13 +201,9 @@ def parse_log_level(text: str) -> LogLevel:
 
 
 def parse_seconds(text: str, *, allow_zero: bool) -> float:
-    """Parse a finite, non-negative number of seconds (positive unless ``allow_zero``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{text!r} must be a finite number of seconds, not negative")
+    """A flag's length of time: a Prometheus duration (``30s``, ``500ms``) or a bare number of
+    seconds, not negative (above 0 unless ``allow_zero``)."""
+    value = parse_flag_seconds(text)
     if value == 0 and not allow_zero:
         raise ValueError(f"{text!r} must be more than 0 seconds")
     return value

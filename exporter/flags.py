@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from exporter.config import (
     parse_bool,
+    parse_canary_key_file,
     parse_count,
     parse_instance,
     parse_listen_address,
@@ -81,13 +82,16 @@ OPTIONS = (
         "--smoke-test.interval",
         "interval_seconds",
         partial(parse_seconds, allow_zero=True),
-        "seconds between background runs; 0 turns them off (default 30)",
+        "time between background runs, a duration (30s, 1m) or a number of seconds; 0 turns "
+        "them off (default 30s)",
     ),
     Option(
         "--smoke-test.timeout",
         "timeout_seconds",
         partial(parse_seconds, allow_zero=False),
-        "seconds the logging check waits for every sink to confirm (default 2)",
+        "how long a run waits for each check, a duration (2s, 500ms) or a number of seconds: "
+        "the logging check for every sink to confirm, the others for their answer; a check's "
+        "timeout key overrides it (default 2s)",
     ),
     Option(
         "--smoke-test.message",
@@ -99,8 +103,9 @@ OPTIONS = (
         "--smoke-test.min-interval",
         "min_interval_seconds",
         partial(parse_seconds, allow_zero=True),
-        "HTTP-triggered runs start at most this often; callers in between get the latest "
-        "result, marked cached (default 1; 0: every request runs, concurrent ones still share)",
+        "HTTP-triggered runs start at most this often, a duration (1s, 500ms) or a number of "
+        "seconds; callers in between get the latest result, marked cached (default 1s; 0: "
+        "every request runs, concurrent ones still share)",
     ),
     Option(
         "--smoke-test.instance",
@@ -108,6 +113,14 @@ OPTIONS = (
         parse_instance,
         "the instance every canary names, so that store checks find this exporter's own "
         "canaries (default: the host name)",
+    ),
+    Option(
+        "--smoke-test.canary-key-file",
+        "canary_key",
+        parse_canary_key_file,
+        "file whose bytes (one trailing newline dropped, 16 at least) are the key every canary "
+        "is signed with, so that store checks count no forged line; exporters sharing a store "
+        "may share it (default: a key made at start-up)",
     ),
     Option(
         "--log.access",
@@ -126,7 +139,7 @@ OPTIONS = (
     Option(
         "--log.access-max-per-second",
         "access_log_per_second",
-        partial(parse_seconds, allow_zero=False),
+        parse_rate,
         "cap on access-log records per second; the rest are dropped and counted (default 1000)",
     ),
     Option(

@@ -6,22 +6,18 @@ import dataclasses
 import enum
 import math
 import os
-import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NewType, TypeVar
 
+from exporter.durations import MAX_DURATION_SECONDS, parse_duration  # noqa: F401 - TEMP re-export
 from exporter.yamlfile import excerpt, kind
 
 T = TypeVar("T")
 # A Prometheus duration (500ms, 2s, 1m30s), more than zero; held as seconds.
 Seconds = NewType("Seconds", float)
-DURATION = re.compile(r"((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?")
-DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
-# The longest duration a key takes: beyond it a value is a typo (or an overflow waiting).
-MAX_DURATION_SECONDS = 365 * 86400
 
 
 class OptionError(ValueError):
@@ -41,19 +37,6 @@ class Invalid(ValueError):
         super().__init__(f"{key}: {problem}" if key else problem)
         self.key = key
         self.problem = problem
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus duration such as 500ms, 2s or 1h30m, at most MAX_DURATION;
-    ValueError if not one."""
-    match = DURATION.fullmatch(text)
-    if not text or match is None:
-        raise ValueError(f"{excerpt(text)} is not a duration: write it as 500ms, 2s, 1m or 1h30m")
-    numbers = match.groups()[1::2]
-    seconds = sum(int(n) * unit for n, unit in zip(numbers, DURATION_UNITS, strict=True) if n)
-    if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(f"{excerpt(text)} is longer than a year")
-    return seconds
 
 
 def load_options(
@@ -108,6 +91,15 @@ def _join(where: str, key: object) -> str:
     return f"{where}.{key}" if where else str(key)
 
 
+def _unit_for(number: float) -> str:
+    """How to write ``number`` seconds as a duration, for an error: ``such as 10s or 500ms``."""
+    if not math.isfinite(number) or number <= 0:
+        return "such as 2s or 500ms"
+    if float(number).is_integer():
+        return f"such as {int(number)}s or 500ms"
+    return f"such as {round(number * 1000)}ms"
+
+
 def convert(hint: Any, value: Any, key: str, directory: Path) -> Any:  # noqa: PLR0911, PLR0912
     """``value`` as the type ``hint``, or OptionError naming ``key``."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -119,6 +111,8 @@ def convert(hint: Any, value: Any, key: str, directory: Path) -> Any:  # noqa: P
     if hint is Any:
         return value
     if hint is Seconds:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise OptionError(key, f"{value!r} has no unit: write a duration {_unit_for(value)}")
         if not isinstance(value, str):
             raise OptionError(key, f"must be a duration such as 2s or 500ms, not {kind(value)}")
         try:

@@ -43,7 +43,10 @@ def build_probe_parser() -> argparse.ArgumentParser:
         f"{Settings.listen_address})",
     )
     parser.add_argument(
-        "--timeout", default="5", metavar="SECONDS", help="give up after this long (default 5)"
+        "--timeout",
+        default="5s",
+        metavar="DURATION",
+        help="give up after this long: a duration (5s, 500ms) or a number of seconds (default 5s)",
     )
     return parser
 

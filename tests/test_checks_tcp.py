@@ -209,7 +209,7 @@ async def test_a_slow_connect_warns_after_warn_after() -> None:
         ),
         (
             "{name: t, type: tcp, address: 'db:1', warn_after: 1}",
-            "checks[0].warn_after: must be a duration such as 2s or 500ms, not a number",
+            "checks[0].warn_after: 1 has no unit: write a duration such as 1s or 500ms",
         ),
     ],
 )

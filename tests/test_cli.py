@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from exporter import __version__
 from exporter.cli import main, parse_settings
-from exporter.config import DEFAULT_MESSAGE, ListenAddress, LogLevel, Settings
+from exporter.config import DEFAULT_MESSAGE, CanaryKey, ListenAddress, LogLevel, Settings
 from exporter.flags import OPTIONS, UsageError
 from tests.conftest import FakeServe
 from tests.entry_points import ENTRY_POINTS, run_entry_point
@@ -37,6 +38,12 @@ class Case:
     def __str__(self) -> str:
         return self.flag
 
+
+# The key files the --smoke-test.canary-key-file case reads, for as long as the tests run.
+KEYS = tempfile.TemporaryDirectory(prefix="test-cli-keys-")
+FLAG_KEY, ENV_KEY = Path(KEYS.name) / "flag.key", Path(KEYS.name) / "env.key"
+FLAG_KEY.write_bytes(b"flag-key-" * 4 + b"\n")
+ENV_KEY.write_bytes(b"environment-key-" * 2)
 
 # The environment names are spelt out, not derived, so a change to how they are derived shows.
 CASES = [
@@ -128,6 +135,16 @@ CASES = [
         "node-a/pod-1",
         "web-7f9c",
         "web-7f9c",
+        None,
+    ),
+    Case(
+        "--smoke-test.canary-key-file",
+        "SMOKE_TEST_EXPORTER_SMOKE_TEST_CANARY_KEY_FILE",
+        "canary_key",
+        str(FLAG_KEY),
+        CanaryKey(FLAG_KEY, b"flag-key-" * 4),
+        str(ENV_KEY),
+        CanaryKey(ENV_KEY, b"environment-key-" * 2),
         None,
     ),
     Case(
@@ -275,6 +292,7 @@ UNUSABLE_ENV_TEXT = {
     "timeout_seconds": "0",
     "min_interval_seconds": "-0.5",
     "instance": "two words",
+    "canary_key": "/nonexistent/canary.key",
     "access_log": "maybe",
     "access_log_probes": "sometimes",
     "access_log_bytes_per_second": "0",
@@ -368,7 +386,11 @@ def test_bad_environment_value_names_the_variable(env: str, text: str, message: 
             "metrics",
             "'metrics' must be an absolute URL path such as /metrics",
         ),
-        ("--smoke-test.interval", "soon", "'soon' is not a number of seconds"),
+        (
+            "--smoke-test.interval",
+            "soon",
+            "'soon' is not a duration: write it as 500ms, 2s, 1m or 1h30m, or a number of seconds",
+        ),
         ("--web.max-requests", "-1", "'-1' is not a whole number, 0 or more"),
         ("--web.max-requests", "2.5", "'2.5' is not a whole number, 0 or more"),
         ("--web.max-connections", "-1", "'-1' is not a whole number, 0 or more"),
@@ -573,3 +595,51 @@ def test_empty_flag_value_is_a_usage_error(flag: str, message: str) -> None:
     with pytest.raises(UsageError) as raised:
         parse_settings([flag], {})
     assert str(raised.value) == message
+
+
+# A bad canary key file's content (None: no file), and the reason main() gives.
+BAD_KEY_FILES = {
+    "missing": (None, "cannot read {path!r}: No such file or directory"),
+    "empty": (b"", "{path!r} is empty"),
+    "a-newline": (b"\n", "{path!r} is empty"),
+    "14-bytes": (b"hunter2-secret\n", "{path!r} holds 14 bytes: a key is 16 at least"),
+    "4200-bytes": (b"hunter2-secret" * 300, "{path!r} holds over 4096 bytes: not a key file"),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_KEY_FILES)
+@pytest.mark.parametrize("source", ["flag", "environment"])
+def test_main_refuses_a_bad_canary_key_file_in_one_line_naming_the_flag_or_variable(
+    tmp_path: Path, served: FakeServe, capsys: pytest.CaptureFixture[str], bad: str, source: str
+) -> None:
+    content, why = BAD_KEY_FILES[bad]
+    path = str(tmp_path / "canary.key")
+    if content is not None:
+        Path(path).write_bytes(content)
+    if source == "flag":
+        code = main(["--smoke-test.canary-key-file", path], {})
+        named = "argument --smoke-test.canary-key-file"
+    else:
+        code = main([], {"SMOKE_TEST_EXPORTER_SMOKE_TEST_CANARY_KEY_FILE": path})
+        named = "environment variable SMOKE_TEST_EXPORTER_SMOKE_TEST_CANARY_KEY_FILE"
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"{PROG_ERROR}{named}: {why.format(path=path)}\n"
+    assert "hunter2" not in captured.err
+    assert captured.out == ""
+    assert served.calls == []
+
+
+@pytest.mark.parametrize("command", list(ENTRY_POINTS.values()), ids=list(ENTRY_POINTS))
+def test_entry_point_exits_2_on_a_canary_key_file_that_is_a_fifo_without_waiting(
+    command: list[str], tmp_path: Path
+) -> None:
+    fifo = tmp_path / "canary.key"
+    os.mkfifo(fifo)  # opened to read, it would wait for a writer: the run's timeout would fail
+    done = run_entry_point(
+        command, "--web.listen-address", "127.0.0.1:0", "--smoke-test.canary-key-file", str(fifo)
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"{PROG_ERROR}argument --smoke-test.canary-key-file: {str(fifo)!r} is not a regular file\n"
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
@@ -11,9 +13,11 @@ import pytest
 
 from exporter.config import (
     DEFAULT_MESSAGE,
+    CanaryKey,
     ListenAddress,
     LogLevel,
     Settings,
+    parse_canary_key_file,
     parse_listen_address,
     parse_log_level,
     parse_message,
@@ -187,10 +191,27 @@ def test_seconds_rejects_negative_and_non_finite_numbers(text: str, allow_zero: 
         parse_seconds(text, allow_zero=allow_zero)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "5s", "1,5", "0x10"])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("5s", 5.0), ("500ms", 0.5), ("1m", 60.0), ("1h30m", 5400.0)]
+)
 @pytest.mark.parametrize("allow_zero", [True, False])
-def test_seconds_rejects_text_that_is_not_a_number(text: str, allow_zero: bool) -> None:
-    with pytest.raises(ValueError, match=exactly(f"{text!r} is not a number of seconds")):
+def test_seconds_parses_prometheus_durations(text: str, expected: float, allow_zero: bool) -> None:
+    assert parse_seconds(text, allow_zero=allow_zero) == expected
+
+
+def test_seconds_rejects_a_zero_duration_when_not_allowed() -> None:
+    assert parse_seconds("0s", allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match=exactly("'0s' must be more than 0 seconds")):
+        parse_seconds("0s", allow_zero=False)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5 s", "1.5s", "1,5", "0x10", "-5s"])
+@pytest.mark.parametrize("allow_zero", [True, False])
+def test_seconds_rejects_text_that_is_neither(text: str, allow_zero: bool) -> None:
+    message = (
+        f"{text!r} is not a duration: write it as 500ms, 2s, 1m or 1h30m, or a number of seconds"
+    )
+    with pytest.raises(ValueError, match=exactly(message)):
         parse_seconds(text, allow_zero=allow_zero)
 
 
@@ -273,3 +294,71 @@ def test_path_must_not_be_empty() -> None:
 def test_message_must_not_be_blank(text: str) -> None:
     with pytest.raises(ValueError, match=exactly("the message is empty")):
         parse_message(text)
+
+
+# --- parse_canary_key_file ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "key"),
+    [
+        (b"k" * 16, b"k" * 16),
+        (b"k" * 16 + b"\n", b"k" * 16),  # echo's newline
+        (b"k" * 16 + b"\n\n", b"k" * 16 + b"\n"),  # one newline only
+        (b" \x00\xff" * 6, b" \x00\xff" * 6),  # any bytes: openssl rand 32 > key
+        (b"k" * 4096 + b"\n", b"k" * 4096),
+    ],
+    ids=["16-bytes", "a-newline", "two-newlines", "binary", "4096-bytes"],
+)
+def test_a_canary_key_file_is_its_bytes_less_one_trailing_newline(
+    tmp_path: Path, content: bytes, key: bytes
+) -> None:
+    path = tmp_path / "canary.key"
+    path.write_bytes(content)
+    assert parse_canary_key_file(str(path)) == CanaryKey(path, key)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "is empty"),
+        (b"\n", "is empty"),
+        (b"k" * 15 + b"\n", "holds 15 bytes: a key is 16 at least"),
+        (b"k" * 4097, "holds over 4096 bytes: not a key file"),
+        (b"k" * 100_000, "holds over 4096 bytes: not a key file"),
+    ],
+    ids=["empty", "a-newline", "15-bytes", "4097-bytes", "100-kB"],
+)
+def test_a_canary_key_file_too_short_or_too_long_is_refused(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    path = tmp_path / "canary.key"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=exactly(f"{str(path)!r} {why}")):
+        parse_canary_key_file(str(path))
+
+
+def test_a_canary_key_path_with_no_regular_file_is_refused_unopened(tmp_path: Path) -> None:
+    fifo, sock = tmp_path / "fifo", tmp_path / "sock"
+    os.mkfifo(fifo)  # opened to read, it would wait for a writer
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(sock))
+        for path in (fifo, sock, tmp_path, Path("/dev/zero")):
+            with pytest.raises(ValueError, match=exactly(f"{str(path)!r} is not a regular file")):
+                parse_canary_key_file(str(path))
+    missing = tmp_path / "missing.key"
+    with pytest.raises(
+        ValueError, match=exactly(f"cannot read {str(missing)!r}: No such file or directory")
+    ):
+        parse_canary_key_file(str(missing))
+    with pytest.raises(ValueError, match=exactly("'/etc/\\x00key' holds a NUL byte")):
+        parse_canary_key_file("/etc/\0key")
+    with pytest.raises(ValueError, match=exactly("the path is empty")):
+        parse_canary_key_file("")
+
+
+def test_a_canary_key_file_that_cannot_be_read_is_refused_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "secrets").write_bytes(b"k" * 32)
+    path = tmp_path / "secrets" / "canary.key"  # a file where a directory should be
+    with pytest.raises(ValueError, match=exactly(f"cannot read {str(path)!r}: Not a directory")):
+        parse_canary_key_file(str(path))

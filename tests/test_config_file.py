@@ -223,7 +223,7 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks:\n  - {name: a, type: logging}\n  - {name: b, type: logging, timeout: 2}\n",
-            "checks[1].timeout: must be a duration such as 2s or 500ms, not a number",
+            "checks[1].timeout: 2 has no unit: write a duration such as 2s or 500ms",
             id="duration-number",
         ),
         pytest.param(

@@ -102,9 +102,12 @@ async def test_document_is_built_once_per_app(
 
 
 async def test_passing_answers_of_every_endpoint_match_the_document(
-    start_exporter: StartExporter,
+    start_exporter: StartExporter, tmp_path: Path
 ) -> None:
-    exporter = await start_exporter(openmetrics=True)  # both formats of /metrics
+    config = tmp_path / "smoke-test.yml"  # a file to reload
+    config.write_text("checks:\n  - {name: logging, type: logging}\n")
+    # both formats of /metrics
+    exporter = await start_exporter(openmetrics=True, config_file=config)
     spec = await fetch_spec(exporter)
     for path in GET_PATHS:
         for method in ("GET", "HEAD"):
@@ -243,8 +246,14 @@ def exporter_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Expor
     """The console script, serving on loopback for the fuzzer."""
     tmp = tmp_path_factory.mktemp("fuzz")
     stdout = open_output(tmp / "stdout.log")
+    config = tmp / "smoke-test.yml"  # a file to reload
+    config.write_text("checks:\n  - {name: logging, type: logging}\n")
     process = ExporterProcess(
-        [f"--log.file={tmp / 'exporter.log'}", "--smoke-test.interval=0"],
+        [
+            f"--log.file={tmp / 'exporter.log'}",
+            "--smoke-test.interval=0",
+            f"--config.file={config}",
+        ],
         announce=tmp / "stdout.log",
         stdout=stdout,
         stderr=tmp / "stderr.log",

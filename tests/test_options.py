@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from exporter.options import OptionError, Seconds, load_options, parse_duration
+from exporter.durations import parse_duration
+from exporter.options import OptionError, Seconds, load_options
 
 
 class Method(enum.Enum):
@@ -163,3 +165,23 @@ def test_each_refusal_names_the_key_path(data: dict[str, Any], key: str, problem
         load(data)
     assert (caught.value.key, caught.value.problem) == (key, problem)
     assert str(caught.value) == f"{key}: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("10", "10 has no unit: write a duration such as 10s or 500ms"),
+        ("2.5", "2.5 has no unit: write a duration such as 2500ms"),
+        ("10.0", "10.0 has no unit: write a duration such as 10s or 500ms"),
+        ("-1", "-1 has no unit: write a duration such as 2s or 500ms"),
+        (".inf", "inf has no unit: write a duration such as 2s or 500ms"),
+    ],
+)
+def test_a_bare_number_for_a_duration_says_how_to_write_it(value: str, problem: str) -> None:
+    @dataclass(frozen=True)
+    class Waits:
+        max_delay: Seconds
+
+    with pytest.raises(OptionError) as raised:
+        load_options(Waits, yaml.safe_load(f"max_delay: {value}"), "checks[0]", Path("."))
+    assert str(raised.value) == f"checks[0].max_delay: {problem}"

@@ -222,6 +222,7 @@ async def test_a_store_check_keeps_its_pending_canaries_and_position_across_a_re
         "duplicate": 0,
         "lost": 0,
         "dropped_pending": 0,
+        "forged": 0,
     }
     assert exporter.sample("smoke_test_canary_found_total", store="central") == 2
     path.write_text(STORE.replace("name: central", "name: other"))

@@ -1,13 +1,15 @@
-"""The store checks' accounting: pending, found, missing, late, duplicate, lost and dropped
-canaries, counted exactly, with the series to match."""
+"""The store checks' accounting: pending, found, missing, late, duplicate, lost, dropped and
+forged canaries, counted exactly, with the series to match."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.book import CanaryBook, Sightings, StoreOptions
-from exporter.checks.stores.lines import key_of_line
+from exporter.checks.stores.lines import seen_in_line
 from exporter.options import Seconds
 from tests.support.books import STORE, Books, zero
 
@@ -187,16 +189,19 @@ def test_options_that_cannot_work_are_refused() -> None:
 
 
 def test_a_line_is_ours_only_with_our_instance_run_and_seq() -> None:
-    ours = '{"message": "m", "run_id": "abc", "seq": 7, "instance": "host-a"}'
-    assert key_of_line(ours, "host-a") == ("abc", 7)
-    assert key_of_line("2026-12-03T12:00:00Z host app[1] " + ours, "host-a") == ("abc", 7)
-    assert key_of_line(ours, "host-b") is None
-    assert key_of_line('{"run_id": "abc", "seq": "7", "instance": "host-a"}', "host-a") is None
-    assert key_of_line('{"run_id": "abc", "seq": true, "instance": "host-a"}', "host-a") is None
-    assert key_of_line('{"run_id": 5, "seq": 7, "instance": "host-a"}', "host-a") is None
-    assert key_of_line("no json here", "host-a") is None
-    assert key_of_line('{"broken": ', "host-a") is None
-    assert key_of_line("[1, 2]", "host-a") is None
+    ledger = CanaryLedger("host-a")
+    signed = f', "signature": "{ledger.sign("abc", 7)}"}}'
+    ours = '{"message": "m", "run_id": "abc", "seq": 7, "instance": "host-a"' + signed
+    assert seen_in_line(ours, ledger) == (("abc", 7), True)
+    assert seen_in_line("2026-12-03T12:00:00Z host app[1] " + ours, ledger) == (("abc", 7), True)
+    assert seen_in_line(ours, CanaryLedger("host-b")) is None
+    other = {"instance": "host-a", "signature": ledger.sign("abc", 7)}
+    for fields in ({"run_id": "abc", "seq": "7"}, {"run_id": "abc", "seq": True}):
+        assert seen_in_line(json.dumps(fields | other), ledger) is None
+    assert seen_in_line(json.dumps({"run_id": 5, "seq": 7} | other), ledger) is None
+    assert seen_in_line("no json here", ledger) is None
+    assert seen_in_line('{"broken": ', ledger) is None
+    assert seen_in_line("[1, 2]", ledger) is None
 
 
 def test_dropping_a_store_removes_its_series_and_state() -> None:

@@ -11,7 +11,7 @@ from exporter.checks.stores.elasticsearch import ElasticsearchOptions, Elasticse
 from exporter.session import SharedSession
 from exporter.verdict import RunInfo, Status
 from tests.standins.elasticsearch import Elasticsearch
-from tests.support.books import Books, zero
+from tests.support.books import Books, body, zero
 from tests.support.stores_http import ship_es
 
 
@@ -26,7 +26,7 @@ async def test_elasticsearch_is_asked_one_terms_search_for_the_batch() -> None:
         client = StoreClient(http, options, {"Authorization": "ApiKey a2V5OnNlY3JldA=="})
         check = StoreCheck(books.book, ElasticsearchStore(client, options))
         one, two = books.write(2)
-        ship_es(es, one, 1, 0.0, "host-a")
+        ship_es(es, body(one), 1, 0.0)
         loop = asyncio.get_running_loop()
         result = await check(RunInfo("r" * 32, "http", loop.time() + 1, 1))
         assert result.status is Status.OK

@@ -1,5 +1,5 @@
-"""The file store check on real files: only new bytes, rotation, truncation, re-checks, and a
-path that cannot be read or holds no regular file."""
+"""The file store check on real files: only new bytes, rotation, truncation, re-checks, forged
+lines, and a path that cannot be read or holds no regular file (a fifo, /dev/zero)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import socket
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from exporter.checks.stores.file import FileStore
 from exporter.checks.stores.follow import CHUNK_BYTES, Follower
 from exporter.verdict import RunInfo, Status
 from tests.conftest import StartExporter
-from tests.support.books import Books, zero
+from tests.support.books import FORGERIES, Books, body, forged, zero
 
 
 def run(timeout: float = 10.0) -> RunInfo:
@@ -29,9 +30,11 @@ def run(timeout: float = 10.0) -> RunInfo:
     return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
 
 
-def line(canary: Canary, prefix: str = "Dec  3 12:00:00 host smoke-test-exporter[1]: ") -> str:
-    body = {"message": "m", "run_id": canary.run_id, "seq": canary.seq, "instance": "host-a"}
-    return prefix + json.dumps(body) + "\n"
+def line(
+    canary: Canary, prefix: str = "Dec  3 12:00:00 host smoke-test-exporter[1]: ", **changed: Any
+) -> str:
+    """The canary's line as rsyslog writes it, with ``changed`` fields (None: left out)."""
+    return prefix + json.dumps(body(canary, **changed)) + "\n"
 
 
 def append(path: Path, text: str) -> None:
@@ -331,3 +334,112 @@ async def test_a_canary_appended_past_max_delay_is_missing_then_late(tmp_path: P
     (newer,) = c.books.write()
     append(path, line(newer))
     assert (await c.check(run())).status is Status.OK  # recovers with the next one found
+
+
+@pytest.mark.parametrize("how", FORGERIES)
+async def test_a_forged_canary_is_not_found_and_is_counted_forged_once(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path, max_delay=0.2)
+    (canary,) = c.books.write()
+    fake = line(canary, **forged(how, c.books.ledger, canary))
+    append(path, fake * 2)
+    result = await c.check(run())
+    assert (result.status, result.reason) == (Status.WARN, StoreReason.PENDING)
+    assert result.detail["canaries"] == {"pending": 1, **zero(written=1, forged=1)}
+    append(path, fake)  # forged again: the same canary, not counted again
+    await asyncio.sleep(0.2)  # past max_delay
+    result = await c.check(run())
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        StoreReason.MISSING,
+        f"canary seq 1 of run {canary.run_id} not found within max_delay 0.2s",
+    )
+    assert c.books.counts() == zero(written=1, missing=1, forged=1)
+    append(path, line(canary))  # the real one, late
+    await c.check(run())
+    assert c.books.counts() == zero(written=1, missing=1, late=1, forged=1)
+
+
+async def test_forged_lines_of_canaries_never_written_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path)
+    (canary,) = c.books.write()
+    flood = "".join(line(canary, seq=seq, signature=None) for seq in range(2, 10_002))
+    append(path, flood)  # a guessed future, or a flood to fill the exporter's memory
+    result = await c.check(run())
+    assert (result.status, result.reason) == (Status.WARN, StoreReason.PENDING)
+    assert c.books.counts() == zero(written=1)
+    (later,) = c.books.write()  # seq 2: its forged line was read before it was written
+    append(path, line(later))
+    assert (await c.check(run())).status is Status.OK
+    assert c.books.counts() == zero(written=2, found=1)
+
+
+async def test_a_canary_with_forged_copies_beside_is_found_and_counted_forged_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path)
+    (canary,) = c.books.write()
+    append(path, line(canary, signature=None) + line(canary) + line(canary, signature="f" * 32))
+    assert (await c.check(run())).status is Status.OK
+    assert c.books.counts() == zero(written=1, found=1, forged=1)
+
+
+async def test_a_found_canary_overwritten_by_a_forged_line_is_lost(tmp_path: Path) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path)
+    (canary,) = c.books.write()
+    text = line(canary)
+    append(path, text)
+    assert (await c.check(run())).status is Status.OK
+    fake = line(canary, signature="0" * 32)
+    assert len(fake) == len(text)
+    with path.open("r+") as f:  # the same bytes but the signature's, where it was found
+        f.write(fake)
+    result = await c.check(run())
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.LOST)
+    assert c.books.counts() == zero(written=1, found=1, lost=1)
+
+
+@pytest.mark.parametrize("back", ["a new file", "the followed file", "a file at last"])
+async def test_a_path_turned_into_dev_zero_fails_at_once_and_recovers_with_a_regular_file(
+    tmp_path: Path, back: str
+) -> None:
+    path, moved = tmp_path / "central.log", tmp_path / "central.log.1"
+    if back == "a file at last":
+        path.symlink_to("/dev/zero")  # from the check's start
+    else:
+        path.write_text("")
+    c = FileChecked(path)
+    one, two = c.books.write(2)
+    if back != "a file at last":
+        append(path, line(one))
+        assert (await c.check(run())).status is Status.OK
+        path.rename(moved)
+        path.symlink_to("/dev/zero")
+    for _ in range(3):  # every run: nothing read from the device, nothing held open on it
+        result = await c.check(run())
+        assert (result.status, result.reason, result.error) == (
+            Status.FAIL,
+            StoreReason.UNREACHABLE,
+            f"cannot read {path}: not a regular file but a character device",
+        )
+    path.unlink()
+    if back == "a new file":
+        path.write_text(line(two))
+    elif back == "the followed file":
+        path.symlink_to(moved)
+        append(moved, line(two))
+    else:
+        path.write_text(line(one) + line(two))
+    result = await c.check(run())
+    assert (result.status, result.reason, result.error) == (Status.OK, None, None)
+    assert result.detail["newest"]["seq"] == two.seq
+    assert c.books.counts() == zero(written=2, found=2)

@@ -1,14 +1,15 @@
 """Every HTTP store check (loki, elasticsearch, journal) against its stand-in on loopback (the
 journal's real daemons are in tests/integration/test_journal_chain.py): every fault (down, slow,
-5xx, 401, garbage, a dropped, duplicated, delayed or foreign canary, a lost one), each with its
-reason, its counter deltas, and recovery. The queries loki and elasticsearch are asked are in
-tests/test_store_loki.py and tests/test_store_elasticsearch.py."""
+5xx, 401, garbage, a dropped, duplicated, delayed, foreign or forged canary, a lost one), each
+with its reason, its counter deltas, and recovery. The queries loki and elasticsearch are asked
+are in tests/test_store_loki.py and tests/test_store_elasticsearch.py."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from exporter.session import SharedSession
 from exporter.verdict import CheckResult, RunInfo, Status
 from tests.standins.balancer import Balancer, Drop
 from tests.standins.base import Standin
-from tests.support.books import Books, zero
+from tests.support.books import FORGERIES, Books, body, forged, zero
 from tests.support.stores_http import KINDS, Kind
 
 # A run's deadline where timing is not what a test is about: 600 runs a round of loopback
@@ -48,7 +49,11 @@ class Setup:
     def ship(
         self, canary: Canary, copies: int = 1, after: float = 0.0, instance: str = "host-a"
     ) -> None:
-        self.kind.ship(self.standin, canary, copies, after, instance)
+        self.kind.ship(self.standin, body(canary, instance), copies, after)
+
+    def forge(self, canary: Canary, copies: int = 1, **changed: Any) -> None:
+        """Lines naming ``canary`` with ``changed`` fields (a signature left out or made up)."""
+        self.kind.ship(self.standin, body(canary, **changed), copies, 0.0)
 
     async def run(self, within: float = 1.0) -> CheckResult:
         loop = asyncio.get_running_loop()
@@ -244,6 +249,50 @@ async def test_a_found_canary_the_store_no_longer_has_is_lost(setup: Setup) -> N
     assert (result.status, result.reason) == (Status.FAIL, StoreReason.LOST)
     assert (await setup.run()).status is Status.OK  # the new one is re-checked, and is there
     assert setup.counts() == zero(written=2, found=2, lost=1)
+
+
+@pytest.mark.parametrize("how", FORGERIES)
+async def test_a_forged_canary_is_not_found_and_is_counted_forged_once(
+    setup: Setup, how: str
+) -> None:
+    canary = setup.write()
+    setup.forge(canary, copies=2, **forged(how, setup.books.ledger, canary))
+    result = await setup.run()
+    assert (result.status, result.reason) == (Status.WARN, StoreReason.PENDING)
+    assert setup.counts() == zero(written=1, forged=1)
+    await asyncio.sleep(0.3)  # past max_delay: the forged lines, asked again, are not counted again
+    result = await setup.run()
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        StoreReason.MISSING,
+        f"canary seq 1 of run {canary.run_id} not found within max_delay 0.3s",
+    )
+    assert result.detail["canaries"] == {"pending": 0, **zero(written=1, missing=1, forged=1)}
+    setup.ship(canary)  # the real one, late
+    await setup.run()
+    assert setup.counts() == zero(written=1, missing=1, late=1, forged=1)
+
+
+async def test_a_canary_with_forged_copies_beside_is_found_and_counted_forged_once(
+    setup: Setup,
+) -> None:
+    canary = setup.write()
+    setup.ship(canary)
+    setup.forge(canary, copies=3, signature=None)
+    result = await setup.run()
+    assert result.status is Status.OK
+    assert result.detail["canaries"] == {"pending": 0, **zero(written=1, found=1, forged=1)}
+
+
+async def test_a_lost_canary_is_not_hidden_by_a_forged_copy(setup: Setup) -> None:
+    canary = setup.write()
+    setup.ship(canary)
+    assert (await setup.run()).status is Status.OK
+    setup.standin.delete(canary.run_id)  # type: ignore[attr-defined]
+    setup.forge(canary, signature=None)  # put back, unsigned, in the hope of a pass
+    result = await setup.run()  # the re-check of the one found canary
+    assert (result.status, result.reason) == (Status.FAIL, StoreReason.LOST)
+    assert setup.counts() == zero(written=1, found=1, lost=1, forged=1)
 
 
 async def test_canaries_shipped_out_of_order_are_each_found_once(setup: Setup) -> None:

@@ -27,8 +27,8 @@ def build(name: str, options: LoggingOptions, deps: CheckDeps) -> Check:
 class LoggingCheck:
     """Every sink wrote, flushed and (for files) read back this run's canary in time.
 
-    The canary carries the run, its number in this process and the instance, so that the
-    store checks can find it in the central log store."""
+    The canary carries the run, its number in this process, the instance and their signature,
+    so that the store checks can find it in the central log store and tell it from a forgery."""
 
     def __init__(self, logs: LogPipeline, canaries: CanaryLedger) -> None:
         self._logs = logs
@@ -46,6 +46,7 @@ class LoggingCheck:
             trigger=run.trigger,
             seq=canary.seq,
             instance=canary.instance,
+            signature=canary.signature,
         )
         sinks = {name: "ok" if outcome.ok else "fail" for name, outcome in outcomes.items()}
         parts = {

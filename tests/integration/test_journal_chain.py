@@ -2,8 +2,9 @@
 systemd-journal-remote -> journal file -> systemd-journal-gatewayd -> the journal store check.
 
 Each fault is one step of the shipper: a canary not shipped is missing, one shipped twice is a
-duplicate, one shipped after max_delay is missing and then late; a gatewayd that is down makes
-the check unreachable and loses no pending canary.
+duplicate, one shipped after max_delay is missing and then late, one shipped without its
+signature is forged; a gatewayd that is down makes the check unreachable and loses no pending
+canary.
 """
 
 from __future__ import annotations
@@ -156,6 +157,28 @@ async def test_lines_of_another_instance_are_ignored(
     after = counts(exporter)
     assert after["found"] == before["found"] == 0
     assert after["missing"] - before["missing"] == 2  # the start-up canary and this one
+
+
+async def test_forged_copies_of_a_canary_are_counted_once_and_never_found(
+    start_exporter: StartExporter, tmp_path: Path, journal: Journal
+) -> None:
+    exporter = await started(start_exporter, tmp_path, journal)
+    await exporter.smoke()
+    (line,) = canary_lines(exporter, journal)
+    fields = json.loads(line)
+    unsigned = json.dumps({k: v for k, v in fields.items() if k != "signature"})
+    made_up = json.dumps(fields | {"signature": "0" * 32})
+    await asyncio.to_thread(journal.upload, [unsigned, made_up])
+    await asyncio.sleep(MAX_DELAY)
+    before = counts(exporter)
+    status, body = await exporter.smoke()
+    assert (status, body["checks"]["central"]["reason"]) == (503, "missing")
+    after = counts(exporter)
+    assert (after["found"], after["forged"]) == (0, 1)
+    assert after["missing"] - before["missing"] == 2  # the start-up canary and the forged one
+    await exporter.smoke()  # the forged entries, read again while it is watched for: once
+    assert counts(exporter)["forged"] == 1
+    assert body["checks"]["central"]["canaries"]["forged"] == 1
 
 
 async def test_gatewayd_down_is_unreachable_and_loses_no_pending_canary(

@@ -1,4 +1,5 @@
-"""One store's canary book over a ledger and a registry, and the counters it is expected to show."""
+"""One store's canary book over a ledger and a registry, the counters it is expected to show,
+and a canary's line as the exporter writes it."""
 
 from __future__ import annotations
 
@@ -50,3 +51,35 @@ class Books:
 
 def zero(**changed: int) -> dict[str, float]:
     return {name: float(changed.get(name, 0)) for name in COUNTED}
+
+
+def body(canary: Canary, instance: str = "host-a", **changed: Any) -> dict[str, Any]:
+    """The canary's line as the exporter writes it (its signature made for ``host-a``), with
+    ``changed`` fields; a field changed to None is left out."""
+    fields = {
+        "message": "m",
+        "run_id": canary.run_id,
+        "seq": canary.seq,
+        "instance": instance,
+        "signature": canary.signature,
+    }
+    fields |= changed
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+# The ways a line can claim to be a canary without this process's signature for it.
+FORGERIES = ("no signature", "a wrong signature", "another key's", "another seq's")
+
+
+def forged(how: str, ledger: CanaryLedger, canary: Canary) -> dict[str, Any]:
+    """The fields that forge a line of ``canary`` ``how``: its signature left out, made up,
+    made with another key, or the right one for the next canary."""
+    forgeries: dict[str, dict[str, Any]] = {
+        "no signature": {"signature": None},
+        "a wrong signature": {"signature": "0123456789abcdef" * 2},
+        "another key's": {
+            "signature": CanaryLedger(ledger.instance).sign(canary.run_id, canary.seq)
+        },
+        "another seq's": {"signature": ledger.sign(canary.run_id, canary.seq + 1)},
+    }
+    return forgeries[how]

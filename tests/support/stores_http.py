@@ -1,10 +1,10 @@
 """The HTTP stores (loki, elasticsearch, journal) as the store tests see them: each one's
-stand-in, its options, and how a shipper puts a canary in it."""
+stand-in, its options, and how a shipper puts a canary line in it, signed or forged."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,44 +18,43 @@ from tests.standins.base import Standin
 from tests.standins.elasticsearch import Elasticsearch
 from tests.standins.gatewayd import Gatewayd
 from tests.standins.loki import Loki
+from tests.support.books import body
 
 LABELS = {"job": "smoke-test-exporter"}
 INDEX = "logs-2026.12.03"
+Body = Mapping[str, Any]  # a canary line's JSON object
 
 
-def line(canary: Canary, instance: str = "host-a") -> str:
-    return json.dumps(
-        {"message": "m", "run_id": canary.run_id, "seq": canary.seq, "instance": instance}
-    )
+def line(canary: Canary, instance: str = "host-a", **changed: Any) -> str:
+    return json.dumps(body(canary, instance, **changed))
 
 
 @dataclass
 class Kind:
-    """One kind of store: its stand-in, its check, and how a shipper puts a canary in it."""
+    """One kind of store: its stand-in, its check, and how a shipper puts a line in it."""
 
     name: str
     standin: Callable[[], Standin]
     options: Callable[[str, float], HttpStoreOptions]
     store: Callable[[StoreClient, Any], Any]
-    ship: Callable[[Any, Canary, int, float, str], None]
+    ship: Callable[[Any, Body, int, float], None]
     wrong_shape: str = '{"data": 1}'  # JSON, but not the documented answer
 
 
-def ship_loki(loki: Loki, canary: Canary, copies: int, after: float, instance: str) -> None:
-    loki.push(line(canary, instance), LABELS, copies=copies, visible_after=after)
+def ship_loki(loki: Loki, fields: Body, copies: int, after: float) -> None:
+    loki.push(json.dumps(fields), LABELS, copies=copies, visible_after=after)
 
 
-def ship_journal(
-    gatewayd: Gatewayd, canary: Canary, copies: int, after: float, instance: str
-) -> None:
-    entry = {"MESSAGE": line(canary, instance), "RUN_ID": canary.run_id}
-    entry |= {"SEQ": str(canary.seq), "INSTANCE": instance}  # journald made fields of it
+def ship_journal(gatewayd: Gatewayd, fields: Body, copies: int, after: float) -> None:
+    entry = {"MESSAGE": json.dumps(fields)}
+    # journald made fields of the structured line: RUN_ID, SEQ, INSTANCE, SIGNATURE.
+    entry |= {k.upper(): str(v) for k, v in fields.items() if k != "message"}
     gatewayd.add(entry, copies=copies, visible_after=after)
 
 
-def ship_es(es: Elasticsearch, canary: Canary, copies: int, after: float, instance: str) -> None:
-    document = {"@timestamp": "2026-12-03T12:00:00Z", "message": line(canary, instance)}
-    document |= json.loads(line(canary, instance))  # the shipper parsed the JSON line
+def ship_es(es: Elasticsearch, fields: Body, copies: int, after: float) -> None:
+    document = {"@timestamp": "2026-12-03T12:00:00Z", "message": json.dumps(fields)}
+    document |= fields  # the shipper parsed the JSON line
     es.index(INDEX, document, copies=copies, visible_after=after)
 
 

@@ -1,9 +1,12 @@
-"""One store check's canary accounting: pending, found, missing, late, duplicate, lost, dropped.
+"""One store check's canary accounting: pending, found, missing, late, duplicate, lost, dropped,
+forged.
 
 A canary is pending until a query finds it, or until the first query made at least
 ``max_delay`` after it was written misses it: then it is missing. A missing canary is still
 looked for during ``late_window``; found then, it is late, never found. Each run also re-checks
-one canary found earlier, within ``recheck_window``: gone, it is lost.
+one canary found earlier, within ``recheck_window``: gone, it is lost. Only copies whose
+signature verifies count; a canary asked for that the store also holds a line with a missing or
+wrong signature for is forged, counted once however many such lines there are.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class Sightings:
 
     copies: Mapping[Key, int] = field(default_factory=dict)
     recheck: int | None = None
+    forged: frozenset[Key] = frozenset()  # canaries named by lines whose signature fails
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class Tally:
     duplicate: int = 0
     lost: int = 0
     dropped_pending: int = 0
+    forged: int = 0
 
 
 class CanaryBook:
@@ -115,6 +120,7 @@ class CanaryBook:
         self.pending: dict[Key, Canary] = {}
         self._late: dict[Key, Canary] = {}
         self._found: deque[Found] = deque(maxlen=FOUND_KEEP)
+        self._forged: dict[Key, None] = {}  # counted already, oldest first
         self.tally = Tally()
         self.newest: Settled | None = None
         self.lost: str | None = None  # why the last re-check failed, until one succeeds
@@ -191,6 +197,8 @@ class CanaryBook:
             self._more_copies(copies_of, wanted)
         if wanted.recheck is not None and seen.recheck is not None:
             self._rechecked(wanted.recheck, seen.recheck)
+        if seen.forged:
+            self._forgeries(seen.forged, wanted)
         self.series.pending.set(len(self.pending))
 
     def _more_copies(self, copies: Mapping[Key, int], wanted: Wanted) -> None:
@@ -204,6 +212,15 @@ class CanaryBook:
             if n:
                 found.copies += n
                 self._count("duplicate", n)
+
+    def _forgeries(self, forged: frozenset[Key], wanted: Wanted) -> None:
+        """Count each canary asked for that forged lines name, once."""
+        new = [c.key for c in wanted.canaries if c.key in forged and c.key not in self._forged]
+        for key in new:
+            self._forged[key] = None
+        while len(self._forged) > FOUND_KEEP:
+            del self._forged[next(iter(self._forged))]
+        self._count("forged", len(new))
 
     def _rechecked(self, found: Found, copies: int) -> None:
         if copies == 0:

@@ -10,7 +10,9 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
 from exporter.checks.base import CheckDeps, CheckType, Schema
+from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.book import CanaryBook, Sightings, StoreOptions, Wanted
+from exporter.checks.stores.series import COUNTED
 from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
 
 OptionsT = TypeVar("OptionsT", bound=StoreOptions)
@@ -42,27 +44,16 @@ class Store(Protocol):
 
     component: Component
 
-    async def find(self, wanted: Wanted, instance: str) -> Sightings:
-        """Copies of the wanted canaries the store holds; StoreError when it cannot say."""
+    async def find(self, wanted: Wanted, ledger: CanaryLedger) -> Sightings:
+        """Signed copies of the wanted canaries the store holds (the ledger knows the instance
+        and checks signatures), and the forged; StoreError when it cannot say."""
 
 
 DETAIL_SCHEMA: Schema = {
     "canaries": {
         "type": "object",
         "description": "Counts since the check began, and how many are pending now.",
-        "properties": {
-            name: {"type": "integer", "minimum": 0}
-            for name in (
-                "pending",
-                "written",
-                "found",
-                "missing",
-                "late",
-                "duplicate",
-                "lost",
-                "dropped_pending",
-            )
-        },
+        "properties": {name: {"type": "integer", "minimum": 0} for name in ("pending", *COUNTED)},
     },
     "newest": {
         "type": "object",
@@ -92,7 +83,7 @@ class StoreCheck:
         started = time.perf_counter()
         try:
             async with asyncio.timeout_at(run.own_deadline):
-                seen = await self._store.find(wanted, book.ledger.instance)
+                seen = await self._store.find(wanted, book.ledger)
         except TimeoutError:
             error = f"no answer within {run.timeout_seconds:g}s"
             return self._result(Status.FAIL, StoreReason.UNREACHABLE, error)

@@ -11,7 +11,6 @@ https://opensearch.org/docs/latest/api-reference/search/). An API key goes in
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -20,12 +19,12 @@ from typing import Any
 from urllib.parse import quote
 
 from exporter.checks.base import CheckDeps
-from exporter.checks.canaries import Key
+from exporter.checks.canaries import CanaryLedger
 from exporter.checks.secrets import read_secret
 from exporter.checks.stores.book import Sightings, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
-from exporter.checks.stores.lines import key_of_fields, key_of_line
+from exporter.checks.stores.lines import Copies, Seen, seen_in_fields, seen_in_line
 from exporter.options import Invalid
 from exporter.verdict import Check, Component
 
@@ -69,21 +68,21 @@ def _at(document: Any, path: Sequence[str]) -> Any:
     return document
 
 
-def hit_key(source: Mapping[str, Any], field: str, instance: str) -> Key | None:
-    """The canary in a document: fields beside ``field`` (run_id, seq, instance), or the JSON
-    line kept whole in ``field``, ``message`` or ``log``."""
+def seen_in_hit(source: Mapping[str, Any], field: str, ledger: CanaryLedger) -> Seen | None:
+    """The canary in a document: fields beside ``field`` (run_id, seq, instance, signature),
+    or the JSON line kept whole in ``field``, ``message`` or ``log``."""
     *parent, _ = field.split(".")
     beside = _at(source, parent)
     if isinstance(beside, Mapping):
-        key = key_of_fields(beside, instance)
-        if key is not None:
-            return key
+        seen = seen_in_fields(beside, ledger)
+        if seen is not None:
+            return seen
     for name in (field, *LINE_FIELDS):
         text = _at(source, name.split("."))
         if isinstance(text, str):
-            key = key_of_line(text, instance)
-            if key is not None:
-                return key
+            seen = seen_in_line(text, ledger)
+            if seen is not None:
+                return seen
     return None
 
 
@@ -124,7 +123,7 @@ class ElasticsearchStore:
         self._client = client
         self._o = options
 
-    async def find(self, wanted: Wanted, instance: str) -> Sightings:
+    async def find(self, wanted: Wanted, ledger: CanaryLedger) -> Sightings:
         canaries = wanted.canaries
         if not canaries:
             return Sightings()
@@ -139,14 +138,10 @@ class ElasticsearchStore:
             raise StoreError(
                 StoreReason.QUERY, f"the answer was cut at size {size}: more hits match"
             )
-        copies: Counter[Key] = Counter()
+        copies = Copies(wanted)
         for source in documents:
-            key = hit_key(source, self._o.field, instance)
-            if key is not None:
-                copies[key] += 1
-        recheck = None if wanted.recheck is None else copies[wanted.recheck.canary.key]
-        asked = {c.key for c in (*wanted.pending, *wanted.late)}
-        return Sightings({k: n for k, n in copies.items() if k in asked}, recheck)
+            copies.add(seen_in_hit(source, self._o.field, ledger))
+        return copies.answer()
 
 
 def build(name: str, options: ElasticsearchOptions, deps: CheckDeps) -> Check:

@@ -4,16 +4,16 @@ followed from its end."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from exporter.checks.base import CheckDeps
-from exporter.checks.canaries import Key
+from exporter.checks.canaries import CanaryLedger, Key
 from exporter.checks.stores.book import FOUND_KEEP, Sightings, StoreOptions, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.follow import Follower, Place
-from exporter.checks.stores.lines import key_of_line
+from exporter.checks.stores.lines import Copies, seen_in_line
 from exporter.verdict import Check, Component
 
 
@@ -33,16 +33,15 @@ class FileStore:
         self._follower = follower
         self._places = places
 
-    async def find(self, wanted: Wanted, instance: str) -> Sightings:
-        return await asyncio.to_thread(self._find, wanted, instance)
+    async def find(self, wanted: Wanted, ledger: CanaryLedger) -> Sightings:
+        return await asyncio.to_thread(self._find, wanted, ledger)
 
-    def _find(self, wanted: Wanted, instance: str) -> Sightings:
-        copies: Counter[Key] = Counter()
+    def _find(self, wanted: Wanted, ledger: CanaryLedger) -> Sightings:
+        copies = Copies(wanted)
         try:
             for line, place in self._follower.lines():
-                key = key_of_line(line, instance)
+                key = copies.add(seen_in_line(line, ledger))
                 if key is not None:
-                    copies[key] += 1
                     self._remember(key, place)
         except OSError as error:
             raise StoreError(
@@ -50,8 +49,9 @@ class FileStore:
             ) from None
         recheck = None
         if wanted.recheck is not None:
-            recheck = self._reread(wanted.recheck.canary.key, instance)
-        return Sightings(copies, recheck)
+            recheck = self._reread(wanted.recheck.canary.key, ledger)
+        # Every new line is read once: a found canary met again is a new copy, a duplicate.
+        return Sightings(copies.signed, recheck, frozenset(copies.forged))
 
     def _remember(self, key: Key, place: Place) -> None:
         if key not in self._places:
@@ -59,9 +59,9 @@ class FileStore:
             while len(self._places) > FOUND_KEEP:
                 self._places.popitem(last=False)
 
-    def _reread(self, key: Key, instance: str) -> int | None:
-        """1 if the canary is still where it was found, 0 if not; None if the file it was in
-        is no longer the one followed (rotated or truncated: moved, not lost)."""
+    def _reread(self, key: Key, ledger: CanaryLedger) -> int | None:
+        """1 if the canary is still where it was found, signed, 0 if not; None if the file it
+        was in is no longer the one followed (rotated or truncated: moved, not lost)."""
         place = self._places.get(key)
         if place is None:
             return None
@@ -71,7 +71,7 @@ class FileStore:
             return None
         if line is None:
             return None
-        return 1 if key_of_line(line, instance) == key else 0
+        return 1 if seen_in_line(line, ledger) == (key, True) else 0
 
 
 def build(name: str, options: FileStoreOptions, deps: CheckDeps) -> Check:

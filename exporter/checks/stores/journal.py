@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 
 from exporter.checks.base import CheckDeps
-from exporter.checks.canaries import Key
+from exporter.checks.canaries import CanaryLedger
 from exporter.checks.stores.book import Sightings, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
-from exporter.checks.stores.lines import key_of_fields, key_of_line
+from exporter.checks.stores.lines import Copies, Seen, seen_in_fields, seen_in_line
 from exporter.options import Invalid
 from exporter.verdict import Check, Component
 
@@ -48,19 +47,24 @@ class JournalOptions(HttpStoreOptions):
             raise Invalid("scan_entries", f"{self.scan_entries} must be at least 1")
 
 
-def entry_key(entry: Mapping[str, object], instance: str) -> Key | None:
-    """The canary in a journal entry: the JSON line in MESSAGE, or the fields journald made of
-    it (RUN_ID, SEQ, INSTANCE)."""
+def seen_in_entry(entry: Mapping[str, object], ledger: CanaryLedger) -> Seen | None:
+    """The canary in a journal entry: the JSON line in MESSAGE, or the fields a shipper made of
+    it (RUN_ID, SEQ, INSTANCE, SIGNATURE)."""
     message = entry.get("MESSAGE")
     if isinstance(message, str):
-        key = key_of_line(message, instance)
-        if key is not None:
-            return key
+        seen = seen_in_line(message, ledger)
+        if seen is not None:
+            return seen
     seq = entry.get("SEQ")
-    if not isinstance(seq, str) or not seq.isdigit():
+    if not isinstance(seq, str) or not (seq.isascii() and seq.isdigit()):
         return None
-    fields = {"run_id": entry.get("RUN_ID"), "seq": int(seq), "instance": entry.get("INSTANCE")}
-    return key_of_fields(fields, instance)
+    fields = {
+        "run_id": entry.get("RUN_ID"),
+        "seq": int(seq),
+        "instance": entry.get("INSTANCE"),
+        "signature": entry.get("SIGNATURE"),
+    }
+    return seen_in_fields(fields, ledger)
 
 
 class JournalStore:
@@ -71,7 +75,7 @@ class JournalStore:
         self._client = client
         self._o = options
 
-    async def find(self, wanted: Wanted, instance: str) -> Sightings:
+    async def find(self, wanted: Wanted, ledger: CanaryLedger) -> Sightings:
         canaries = wanted.canaries
         if not canaries:
             return Sightings()
@@ -84,7 +88,7 @@ class JournalStore:
             run_ids = dict.fromkeys(c.run_id for c in canaries)
             params += [(self._o.field, run_id) for run_id in run_ids]
         data = await self._client.ask("GET", "/entries", params=params, headers=headers)
-        copies: Counter[Key] = Counter()
+        copies = Copies(wanted)
         for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
             if not line.strip():
                 continue
@@ -95,17 +99,11 @@ class JournalStore:
                 raise StoreError(StoreReason.QUERY, why) from None
             if not isinstance(entry, dict):
                 raise shape_error(f"line {number} is not a JSON object")
-            key = entry_key(entry, instance)
-            if key is not None:
-                copies[key] += 1
-        recheck = None
-        if wanted.recheck is not None:
-            recheck = copies[wanted.recheck.canary.key]
-            if self._o.field == SEARCHED and not recheck:
-                recheck = None  # older than the entries read: cannot say
-        # Entries read again are not new copies: only what was asked for counts.
-        asked = {c.key for c in (*wanted.pending, *wanted.late)}
-        return Sightings({k: n for k, n in copies.items() if k in asked}, recheck)
+            copies.add(seen_in_entry(entry, ledger))
+        seen = copies.answer()
+        if self._o.field == SEARCHED and not seen.recheck:
+            seen = replace(seen, recheck=None)  # older than the entries read: cannot say
+        return seen
 
 
 def build(name: str, options: JournalOptions, deps: CheckDeps) -> Check:

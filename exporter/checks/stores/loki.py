@@ -10,17 +10,16 @@ The tenant goes in ``X-Scope-OrgID`` (https://grafana.com/docs/loki/latest/opera
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from exporter.checks.base import CheckDeps
-from exporter.checks.canaries import Canary, Key
+from exporter.checks.canaries import Canary, CanaryLedger
 from exporter.checks.stores.book import Sightings, Wanted
 from exporter.checks.stores.check import StoreError, StoreReason, build_store_check, store_type
 from exporter.checks.stores.client import HttpStoreOptions, StoreClient, shape_error
-from exporter.checks.stores.lines import key_of_line
+from exporter.checks.stores.lines import Copies, seen_in_line
 from exporter.options import Invalid
 from exporter.verdict import Check, Component
 
@@ -82,7 +81,8 @@ class LokiStore:
         self._client = client
         self._o = options
 
-    async def _ask(self, canaries: Sequence[Canary], until: float, instance: str) -> Counter[Key]:
+    async def _ask(self, wanted: Wanted, until: float, ledger: CanaryLedger) -> Copies:
+        canaries = wanted.canaries
         limit = min(MOST_ENTRIES, max(100, 4 * len(canaries)))
         params = {
             "query": query(self._o.selector, canaries),
@@ -97,23 +97,19 @@ class LokiStore:
             raise StoreError(
                 StoreReason.QUERY, f"the answer was cut at limit {limit}: more lines match"
             )
-        copies: Counter[Key] = Counter()
+        copies = Copies(wanted)
         for line in lines:
-            key = key_of_line(line, instance)
-            if key is not None:
-                copies[key] += 1
+            copies.add(seen_in_line(line, ledger))
         return copies
 
-    async def find(self, wanted: Wanted, instance: str) -> Sightings:
+    async def find(self, wanted: Wanted, ledger: CanaryLedger) -> Sightings:
         canaries = wanted.canaries
         if not canaries:
             return Sightings()
         # One query, the re-checked canary among the rest: its range reaches back to that
         # canary's write time (within recheck_window), and a run costs one request.
-        copies = await self._ask(canaries, time.time(), instance)
-        recheck = None if wanted.recheck is None else copies[wanted.recheck.canary.key]
-        keys = {c.key for c in (*wanted.pending, *wanted.late)}
-        return Sightings({k: n for k, n in copies.items() if k in keys}, recheck)
+        copies = await self._ask(wanted, time.time(), ledger)
+        return copies.answer()
 
 
 def build(name: str, options: LokiOptions, deps: CheckDeps) -> Check:

@@ -1,5 +1,5 @@
-"""Each store check's canary series: written, found, missing, late, duplicate, lost and dropped
-canaries, the pending gauge, and the delay and query-time histograms."""
+"""Each store check's canary series: written, found, missing, late, duplicate, lost, dropped and
+forged canaries, the pending gauge, and the delay and query-time histograms."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ P = "smoke_test_canary_"
 DELAY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 # From 1 ms to 10 s: a query is cut off at the check's timeout.
 QUERY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-COUNTED = ("written", "found", "missing", "late", "duplicate", "lost", "dropped_pending")
+COUNTED = (
+    "written",
+    "found",
+    "missing",
+    "late",
+    "duplicate",
+    "lost",
+    "dropped_pending",
+    "forged",
+)
 HELP = {
     "written": "Canaries written that this store check looks for.",
     "found": "Canaries found in the store within max_delay.",
@@ -22,6 +31,8 @@ HELP = {
     "duplicate": "Extra copies of canaries the store holds (same run_id and seq).",
     "lost": "Canaries found earlier that a re-check no longer found.",
     "dropped_pending": "Canaries given up on unsettled: more than max_pending were pending.",
+    "forged": "Canaries asked for that the store also held a line for with a missing or wrong "
+    "signature; each counted once.",
 }
 
 
