@@ -288,6 +288,20 @@ async def test_lines_of_another_instance_are_ignored(tmp_path: Path) -> None:
     assert c.books.counts() == zero(written=1, missing=1)
 
 
+async def test_a_line_nested_past_the_recursion_limit_is_no_canary_and_breaks_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "central.log"
+    path.write_text("")
+    c = FileChecked(path)
+    (canary,) = c.books.write()
+    append(path, '{"a": ' + "[" * 100_000 + "\n")  # anyone who can write to the store
+    append(path, line(canary))
+    result = await c.check(run())
+    assert result.status is Status.OK
+    assert c.books.counts() == zero(written=1, found=1)
+
+
 async def test_a_directory_in_the_files_place_is_unreachable_and_recovers(tmp_path: Path) -> None:
     path = tmp_path / "central.log"
     path.write_text("")

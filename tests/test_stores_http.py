@@ -156,6 +156,7 @@ async def test_a_slow_store_is_unreachable_within_the_timeout(setup: Setup) -> N
         (401, "", StoreReason.AUTH, "status 401: (empty body)"),
         (403, "forbidden", StoreReason.AUTH, "status 403: 'forbidden'"),
         (200, "wrong shape", StoreReason.QUERY, None),
+        (200, "[" * 100_000, StoreReason.QUERY, "JSON nested too deep to read"),
     ],
 )
 async def test_a_store_that_answers_wrong_fails_with_the_reason_and_recovers(

@@ -137,6 +137,8 @@ class StoreClient:
             return json.loads(data)
         except ValueError:
             raise self._error(StoreReason.QUERY, f"not JSON: {self.quote(data)}") from None
+        except RecursionError:  # json's C scanner stops at the interpreter's recursion limit
+            raise self._error(StoreReason.QUERY, "JSON nested too deep to read") from None
 
     def quote(self, data: bytes) -> str:
         """The start of a body, for an error: the store's secrets redacted before the cut (a

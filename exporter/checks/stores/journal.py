@@ -97,6 +97,8 @@ class JournalStore:
             except ValueError:
                 why = f"not JSON: {self._client.quote(line.encode())}"  # secrets redacted
                 raise StoreError(StoreReason.QUERY, why) from None
+            except RecursionError:  # json's C scanner stops at the recursion limit
+                raise StoreError(StoreReason.QUERY, "JSON nested too deep to read") from None
             if not isinstance(entry, dict):
                 raise shape_error(f"line {number} is not a JSON object")
             copies.add(seen_in_entry(entry, ledger))

@@ -41,7 +41,7 @@ def seen_in_line(line: str, ledger: CanaryLedger) -> Seen | None:
         return None
     try:
         value, _ = _DECODER.raw_decode(line, start)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit
         return None
     return seen_in_fields(value, ledger) if isinstance(value, dict) else None
 
