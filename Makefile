@@ -85,5 +85,12 @@ dist: $(VENV)/.installed-test
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
 
+# Every shipped alert's runbook_url is BASE#<alert>; point them all at your copy of
+# docs/runbook.md (a wiki, an internal Git host), e.g.
+# `make runbook-base RUNBOOK_BASE=https://wiki.example/smoke-test/runbook`. Only python3 needed.
+.PHONY: runbook-base
+runbook-base:
+	$(PYTHON) monitoring/runbook_base.py '$(RUNBOOK_BASE)'
+
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache build dist

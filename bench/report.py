@@ -258,5 +258,5 @@ N + 1 and finds one. *Burst*: each run finds 100.
 
 {ratios(results)}
 
-Where a target is missed, the README's Performance section says why, from a profile.
+Where a target is missed, [docs/performance.md](docs/performance.md) says why, from a profile.
 """

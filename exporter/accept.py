@@ -1,107 +1,74 @@
-"""--web.max-connections: sites that hold at most N connections open at once; the others wait
-in the kernel's listen backlog until one closes, as with Prometheus' flag of that name (Go's
-netutil.LimitListener). While one waits, every answer closes its connection after it, so a
-kept-alive client cannot hold a slot that a new one (a liveness probe) waits for. Each
-connection's request heads are capped too (exporter.headers)."""
+"""--web.max-connections: sites that serve at most N connections at once, shared fairly between
+client addresses (exporter.fair), as with Prometheus' flag of that name (Go's
+netutil.LimitListener). Beyond the cap, connections wait accepted (up to exporter.fair.SURPLUS),
+then in the kernel's listen backlog. While one waits, every answer closes its connection after
+it, so a kept-alive client cannot hold a slot that a new one (a liveness probe) waits for.
+Each connection's request heads are capped too (exporter.headers)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import resource
 import socket
 import ssl
 from collections.abc import Callable
 
-from aiohttp import hdrs, web
+from aiohttp import web
+from prometheus_client import Counter
 
-from exporter.headers import HeadLimit, site_name
+from exporter.addresses import address_key
+from exporter.connection import Connection
+from exporter.fair import SURPLUS, Pool
+from exporter.headers import HeadLimitedSite
 
 log = logging.getLogger("exporter")
 
 # How long the accept loop pauses when the process is out of file descriptors (EMFILE), as
 # asyncio's own accept loop pauses (base_events' ACCEPT_RETRY_DELAY).
 ACCEPT_RETRY_SECONDS = 1.0
+# Descriptors the exporter needs besides its connections: log files and sinks, the checks'
+# connections and files, the event loop's own.
+FD_RESERVE = 256
 
 
-class Pool:
-    """The connection slots every site shares, and whether a connection waits for one."""
-
-    def __init__(self, size: int) -> None:
-        self.slots = asyncio.Semaphore(size)
-        self.waiting = 0  # accept loops that saw a connection in their backlog and wait
-
-    async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
-        """An app's on_response_prepare signal: while a connection waits, no keep-alive."""
-        if self.waiting:
-            response.force_close()
-            # aiohttp has prepared its headers (keep-alive) by now: tell the client too.
-            response.headers[hdrs.CONNECTION] = "close"
-
-
-class Slot:
-    """One connection's hold on the pool, given back exactly once."""
-
-    __slots__ = ("_held", "_slots")
-
-    def __init__(self, slots: asyncio.Semaphore) -> None:
-        self._slots = slots
-        self._held = True
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            self._slots.release()
-
-
-class Counted(asyncio.Protocol):
-    """The app's protocol for one connection, which gives its slot back when the connection is
-    lost. Every call of the transport is passed on as it is."""
-
-    __slots__ = ("_inner", "_slot")
-
-    def __init__(self, inner: asyncio.Protocol, slot: Slot) -> None:
-        self._inner = inner
-        self._slot = slot
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._inner.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._slot.release()
-        self._inner.connection_lost(exc)
+def fd_room(size: int, surplus: int = SURPLUS) -> int:
+    """How many connections may wait accepted beyond ``size`` (at most ``surplus``) within the
+    process's descriptor limit and FD_RESERVE; the soft limit is raised first, as far as the
+    hard one allows, as Go's runtime raises it for every Go program (Prometheus among them)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = size + surplus + FD_RESERVE
+    if soft == resource.RLIM_INFINITY:
+        return surplus
+    if soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return max(0, min(surplus, soft - size - FD_RESERVE))
 
 
 class Acceptor(asyncio.AbstractServer):
-    """An accept loop on one listening socket that takes a slot before each accept. What
-    aiohttp's runner asks of a server: ``sockets`` (for its addresses) and ``close()``."""
+    """An accept loop on one listening socket that takes room in the pool before each accept.
+    What aiohttp's runner asks of a server: ``sockets`` (for its addresses) and ``close()``."""
 
     def __init__(
         self,
         sock: socket.socket,
         pool: Pool,
         factory: Callable[[], asyncio.Protocol],
+        *,
+        refused: Counter,
         ssl_context: ssl.SSLContext | None,
         handshake_timeout: float,
     ) -> None:
         self._sock = sock
         self._pool = pool
         self._factory = factory
+        self._refused = refused
         self._ssl_context = ssl_context
         self._handshake_timeout = handshake_timeout
         self._loop = asyncio.get_running_loop()
-        self._handshakes: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Task[None]] = set()
         self._closed = asyncio.Event()
         self._accepting = self._loop.create_task(self._accept())
 
@@ -116,13 +83,13 @@ class Acceptor(asyncio.AbstractServer):
         return not self._closed.is_set()
 
     def close(self) -> None:
-        """Stop accepting, drop the handshakes under way and close the listening socket; the
-        connections already made are the runner's to close."""
+        """Stop accepting, drop the connections waiting for a slot and the handshakes under
+        way, and close the listening socket; the connections made are the runner's to close."""
         if self._closed.is_set():
             return
         self._closed.set()
         self._accepting.cancel()
-        for task in self._handshakes:
+        for task in self._pending:
             task.cancel()
         self._sock.close()
 
@@ -150,84 +117,99 @@ class Acceptor(asyncio.AbstractServer):
         finally:
             self._loop.remove_reader(fd)
 
-    async def _take_slot(self) -> Slot:
-        slots = self._pool.slots
-        if slots.locked():  # every slot is taken: does anyone wait?
+    async def _reserve(self) -> None:
+        pool = self._pool
+        if not pool.has_room():  # every slot and place is taken: does anyone wait?
             await self._readable()
-            self._pool.waiting += 1
+            pool.watching += 1
             try:
-                await slots.acquire()
+                await pool.reserve()
             finally:
-                self._pool.waiting -= 1
+                pool.watching -= 1
         else:
-            await slots.acquire()
-        return Slot(slots)
+            await pool.reserve()
 
     async def _accept(self) -> None:
         while True:
-            slot = await self._take_slot()
+            await self._reserve()
             try:
-                conn, _ = await self._loop.sock_accept(self._sock)
+                conn, peer = await self._loop.sock_accept(self._sock)
             except OSError as error:  # EMFILE, ENFILE, ENOBUFS...: the peer waits in the backlog
-                slot.release()
+                self._pool.unreserve()
                 log.warning("Cannot accept a connection", extra={"error": str(error)})
                 await asyncio.sleep(ACCEPT_RETRY_SECONDS)
                 continue
             except BaseException:
-                slot.release()
+                self._pool.unreserve()
                 raise
-            # A TLS handshake takes round trips: it goes on beside the loop, never in its way.
-            task = self._loop.create_task(self._connect(conn, slot))
-            self._handshakes.add(task)
-            task.add_done_callback(self._handshakes.discard)
+            connection = Connection(self._pool, address_key(peer[0]))
+            granted = self._pool.admit(connection)
+            # The wait for a slot and a TLS handshake go on beside the loop, never in its way.
+            task = self._loop.create_task(self._connect(conn, connection, granted))
+            connection.task = task
+            self._pending.add(task)
+            task.add_done_callback(functools.partial(self._connected, conn, connection))
 
-    async def _connect(self, conn: socket.socket, slot: Slot) -> None:
-        try:
-            await self._loop.connect_accepted_socket(
-                lambda: Counted(HeadLimit(self._factory()), slot),
-                conn,
-                ssl=self._ssl_context,
-                ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
-            )
-        except BaseException as error:
-            # No connection was made (a failed or timed-out handshake, a peer gone, a stop):
-            # the slot is free again. A connection once made gives it back when it is lost.
+    async def _connect(
+        self, conn: socket.socket, connection: Connection, granted: asyncio.Future[None]
+    ) -> None:
+        await granted
+        await self._loop.connect_accepted_socket(
+            lambda: connection.wrap(self._factory(), self._refused),
+            conn,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
+        )
+        connection.task = None
+
+    def _connected(
+        self, conn: socket.socket, connection: Connection, task: asyncio.Task[None]
+    ) -> None:
+        """When no connection was made (a failed or timed-out handshake, a peer gone, an
+        eviction, a stop, even before the task ran), its slot or place is free again. A
+        connection once made gives it back when it is lost."""
+        self._pending.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
             conn.close()
-            slot.release()
-            if not isinstance(error, OSError | TimeoutError):
-                raise
+            self._pool.release(connection)
+        if error is not None and not isinstance(error, OSError | TimeoutError):
+            log.error("Cannot serve a connection", exc_info=error)
 
 
-class LimitedSite(web.BaseSite):
-    """A site on a bound socket whose connections, with those of the sites sharing ``slots``,
-    are at most ``pool``'s size at once."""
+class LimitedSite(HeadLimitedSite):
+    """A site on a bound socket whose connections, with those of the sites sharing ``pool``,
+    hold at most ``pool``'s slots at once; their heads are capped as HeadLimitedSite's."""
 
     def __init__(
         self,
         runner: web.BaseRunner,
         sock: socket.socket,
         pool: Pool,
+        refused: Counter,
         *,
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
         handshake_timeout: float = 60.0,
     ) -> None:
-        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
-        self._sock = sock
+        super().__init__(
+            runner,
+            sock,
+            refused,
+            ssl_context=ssl_context,
+            backlog=backlog,
+            handshake_timeout=handshake_timeout,
+        )
         self._pool = pool
-        self._handshake_timeout = handshake_timeout
-        self._name = site_name(sock, ssl_context)
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    async def start(self) -> None:
-        await super().start()
-        server = self._runner.server
-        assert server is not None  # the runner is set up before a site is made
+    async def _serve(self, factory: Callable[[], asyncio.Protocol]) -> asyncio.AbstractServer:
         self._sock.listen(self._backlog)
         self._sock.setblocking(False)
-        self._server = Acceptor(
-            self._sock, self._pool, server, self._ssl_context, self._handshake_timeout
+        return Acceptor(
+            self._sock,
+            self._pool,
+            factory,
+            refused=self._refused,
+            ssl_context=self._ssl_context,
+            handshake_timeout=self._handshake_timeout,
         )

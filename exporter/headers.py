@@ -9,10 +9,12 @@ import asyncio
 import re
 import socket
 import ssl
+from collections.abc import Callable
 
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.log import server_logger
+from prometheus_client import Counter
 
 from exporter.web.middleware import error_response
 
@@ -59,11 +61,12 @@ class HeadLimit(asyncio.Protocol):
     request came before on the connection, aiohttp owes it no answer, and the 431 goes out at
     once. Otherwise it may still owe answers to the requests before, and nothing may come
     before those: the connection is read no more and aiohttp closes it, after its answers, at
-    its keep-alive timeout."""
+    its keep-alive timeout. Each refused head counts in ``refused``."""
 
     __slots__ = (
         "_carry",
         "_closing",
+        "_counted",
         "_inner",
         "_linger",
         "_refused",
@@ -72,8 +75,11 @@ class HeadLimit(asyncio.Protocol):
         "_transport",
     )
 
-    def __init__(self, inner: asyncio.Protocol, linger: float = LINGER_SECONDS) -> None:
+    def __init__(
+        self, inner: asyncio.Protocol, refused: Counter, linger: float = LINGER_SECONDS
+    ) -> None:
         self._inner = inner
+        self._counted = refused
         self._linger = linger
         self._transport: asyncio.Transport | None = None
         self._size = 0  # bytes of the head being received, self._carry included
@@ -86,6 +92,16 @@ class HeadLimit(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)  # a stream socket's, plain or TLS
         self._transport = transport
         self._inner.connection_made(transport)
+
+    @property
+    def refused(self) -> bool:
+        """A head over the cap came: its 431 is on its way, or aiohttp closes the connection."""
+        return self._refused
+
+    def reading(self) -> bool:
+        """Bytes of a request have come since the last whole head, and the connection is not
+        refused: a head (or a body) is under way."""
+        return self._size > 0 and not self._refused
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -117,6 +133,7 @@ class HeadLimit(asyncio.Protocol):
             self._inner.data_received(whole)
         self._refused = True
         self._carry = b""
+        self._counted.inc()
         transport = self._transport
         assert transport is not None  # bytes come after the connection is made
         peer = transport.get_extra_info("peername")
@@ -154,13 +171,15 @@ def site_name(sock: socket.socket, ssl_context: ssl.SSLContext | None) -> str:
 
 
 class HeadLimitedSite(web.BaseSite):
-    """aiohttp's SockSite, each of whose connections is a HeadLimit: for the sockets served
-    without a cap on connections (exporter.accept.LimitedSite has both)."""
+    """aiohttp's SockSite, each of whose connections is a HeadLimit counting its refusals in
+    ``refused``: for the sockets served without a cap on connections, and the base of
+    exporter.accept.LimitedSite, which serves them through its own accept loop."""
 
     def __init__(
         self,
         runner: web.BaseRunner,
         sock: socket.socket,
+        refused: Counter,
         *,
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
@@ -168,6 +187,7 @@ class HeadLimitedSite(web.BaseSite):
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self._sock = sock
+        self._refused = refused
         self._handshake_timeout = handshake_timeout
         self._name = site_name(sock, ssl_context)
 
@@ -179,8 +199,12 @@ class HeadLimitedSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None  # the runner is set up before a site is made
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: HeadLimit(server()),
+        self._server = await self._serve(server)
+
+    async def _serve(self, factory: Callable[[], asyncio.Protocol]) -> asyncio.AbstractServer:
+        """Serve the socket, each connection with a HeadLimit around ``factory()``."""
+        return await asyncio.get_running_loop().create_server(
+            lambda: HeadLimit(factory(), self._refused),
             sock=self._sock,
             backlog=self._backlog,
             ssl=self._ssl_context,

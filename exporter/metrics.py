@@ -64,7 +64,7 @@ class RequestMetrics:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Handles on every metric; see the README for what each one means."""
+    """Handles on every metric; docs/metrics.md says what each one means."""
 
     success: Gauge
     last_run: Gauge
@@ -79,6 +79,34 @@ class Metrics:
     http_rejected: Counter
     reload_ok: Gauge
     reload_time: Gauge
+
+
+@dataclass(frozen=True)
+class ConnectionMetrics:
+    """The counters of what the listening sockets refuse, before any request reaches the app."""
+
+    heads_refused: Counter
+    evicted: Counter
+
+
+def create_connection_metrics(registry: CollectorRegistry) -> ConnectionMetrics:
+    """Register the listening sockets' counters on ``registry``, at 0; made where the sites are
+    (exporter.server), beside create_metrics' for the app."""
+    p = "smoke_test_http_"
+    return ConnectionMetrics(
+        heads_refused=Counter(
+            p + "request_heads_refused",
+            "Request heads refused for passing 16 KiB (the request line and header fields): "
+            "answered 431, or, after requests on the same connection, read no more.",
+            registry=registry,
+        ),
+        evicted=Counter(
+            p + "connections_evicted",
+            "Connections closed to give their slot of --web.max-connections to a connection "
+            "from an address holding fewer slots.",
+            registry=registry,
+        ),
+    )
 
 
 def create_metrics(

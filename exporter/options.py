@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NewType, TypeVar
 
-from exporter.durations import MAX_DURATION_SECONDS, parse_duration  # noqa: F401 - TEMP re-export
+from exporter.durations import parse_duration
 from exporter.yamlfile import excerpt, kind
 
 T = TypeVar("T")

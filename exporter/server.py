@@ -12,11 +12,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporter import __version__
-from exporter.accept import LimitedSite, Pool
+from exporter.accept import LimitedSite, fd_room
 from exporter.app import KEEPALIVE_TIMEOUT, create_app, runner_options
 from exporter.config import Settings
+from exporter.fair import SURPLUS, Pool
 from exporter.headers import HeadLimitedSite
 from exporter.listen import bind
+from exporter.metrics import create_connection_metrics
 from exporter.plan import Plan
 from exporter.web.keys import RELOADER
 from exporter.webconfig.load import WebConfig
@@ -57,19 +59,28 @@ async def serve(settings: Settings, plan: Plan, web_config: WebConfig | None = N
         return 1
     registry = CollectorRegistry(auto_describe=True)
     app = create_app(settings, registry, web_config=web_config, plan=plan)
+    counted = create_connection_metrics(registry)
     # One pool of connections for every listening socket; 0: none.
-    pool = Pool(settings.max_connections) if settings.max_connections else None
+    cap = settings.max_connections
+    pool = Pool(cap, counted.evicted, fd_room(cap)) if cap else None
     if pool is not None:
         app.on_response_prepare.append(pool.on_response_prepare)
     runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
+    if pool is not None and pool.surplus < SURPLUS:  # logged once the log pipeline runs
+        log.warning(
+            "Few file descriptors: fewer connections wait accepted beyond --web.max-connections",
+            extra={"waiting_at_most": pool.surplus, "instead_of": SURPLUS},
+        )
     for sock in sockets:
         # A backlog for bursts of connections (aiohttp's default is 128); beyond
-        # --web.max-connections, they wait there. Both sites cap each request's head.
-        site: web.BaseSite = (
+        # --web.max-connections and as many waiting accepted, they wait there. Both sites cap
+        # each request's head.
+        site = (
             HeadLimitedSite(
                 runner,
                 sock,
+                counted.heads_refused,
                 ssl_context=ssl_context,
                 backlog=BACKLOG,
                 handshake_timeout=KEEPALIVE_TIMEOUT,
@@ -79,6 +90,7 @@ async def serve(settings: Settings, plan: Plan, web_config: WebConfig | None = N
                 runner,
                 sock,
                 pool,
+                counted.heads_refused,
                 ssl_context=ssl_context,
                 backlog=BACKLOG,
                 handshake_timeout=KEEPALIVE_TIMEOUT,

@@ -1,33 +1,50 @@
-"""Tests of exporter/accept.py: at most N connections open at once, the rest wait in the
-backlog, and while one waits no answer keeps its connection alive; a failed, silent or stopped
-TLS handshake gives its slot back. And of exporter/headers.py, the cap on a request's head that
-every connection of both sites has."""
+"""Tests of exporter/accept.py and exporter/connection.py: at most N connections served at
+once, more accepted to wait up to a surplus and the rest in the backlog, and while one waits
+no answer keeps its connection alive; a newcomer from another address takes the slot of the
+biggest holder's idle or dripping connection, never one being answered; a failed, silent or
+stopped TLS handshake gives its slot back; the descriptor limit is raised to hold the slots
+and the waiting."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import resource
 import select
 import socket
 import ssl
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from exporter.accept import LimitedSite, Pool
-from exporter.headers import MAX_HEAD_BYTES, HeadLimit, HeadLimitedSite, refusal
+from exporter.accept import FD_RESERVE, LimitedSite, fd_room
+from exporter.fair import SURPLUS, Phase, Pool
+from exporter.headers import MAX_HEAD_BYTES
+from exporter.metrics import create_connection_metrics
 from tests.certs import CA
+from tests.support.sockets import padded_head
 from tests.wait import until
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+SLOW = b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
 ANSWER = b"HTTP/1.1 200 OK"
+FLOODER, NEWCOMER = "127.0.0.1", "127.0.0.2"
+EVICTED = "smoke_test_http_connections_evicted_total"
+RELEASE = web.AppKey("release", asyncio.Event)
 
 
 async def hello(request: web.Request) -> web.Response:
+    return web.Response(text="hello")
+
+
+async def slow(request: web.Request) -> web.Response:
+    """Answered once the test says so: a connection being answered meanwhile."""
+    await request.app[RELEASE].wait()
     return web.Response(text="hello")
 
 
@@ -37,10 +54,11 @@ class Served:
 
     runner: web.AppRunner
     pool: Pool
-    site: LimitedSite
+    registry: CollectorRegistry
     listening: socket.socket
     port: int
     client_ssl: ssl.SSLContext | None
+    release: asyncio.Event
 
     def open_connections(self) -> int:
         assert self.runner.server is not None
@@ -50,16 +68,34 @@ class Served:
         """A connection waits in the listen backlog: the socket is readable."""
         return bool(select.select([self.listening], [], [], 0)[0])
 
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection("127.0.0.1", self.port, ssl=self.client_ssl)
+    def evicted(self) -> float | None:
+        return self.registry.get_sample_value(EVICTED)
+
+    def phases(self, address: str) -> list[Phase]:
+        """Where each connection from ``address`` holding a slot is, the oldest first."""
+        return [member.phase() for member in self.pool.held(address)]
+
+    async def connect(
+        self, source: str = FLOODER
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(
+            "127.0.0.1", self.port, ssl=self.client_ssl, local_addr=(source, 0)
+        )
 
 
 async def serve(
-    cap: int, server_ssl: ssl.SSLContext | None = None, handshake_timeout: float = 60.0
+    cap: int,
+    server_ssl: ssl.SSLContext | None = None,
+    handshake_timeout: float = 60.0,
+    surplus: int = 16,
 ) -> Served:
     app = web.Application()
     app.router.add_get("/", hello)
-    pool = Pool(cap)
+    app.router.add_get("/slow", slow)
+    release = app[RELEASE] = asyncio.Event()
+    registry = CollectorRegistry()
+    counted = create_connection_metrics(registry)
+    pool = Pool(cap, counted.evicted, surplus)
     app.on_response_prepare.append(pool.on_response_prepare)
     # Kept connections stay open for the whole test (the exporter closes them after 5 s).
     runner = web.AppRunner(app, keepalive_timeout=600)
@@ -70,11 +106,12 @@ async def serve(
         runner,
         sock,
         pool,
+        counted.heads_refused,
         ssl_context=server_ssl,
         handshake_timeout=handshake_timeout,
     )
     await site.start()
-    return Served(runner, pool, site, sock, sock.getsockname()[1], None)
+    return Served(runner, pool, registry, sock, sock.getsockname()[1], None, release)
 
 
 @pytest.fixture
@@ -98,7 +135,7 @@ async def ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> byt
     return (await answer(reader))[0]
 
 
-async def test_beyond_the_cap_a_connection_waits_until_a_kept_one_is_answered_and_closed(
+async def test_beyond_the_cap_a_connection_of_the_same_address_waits_for_a_kept_one_to_close(
     plain: Served,
 ) -> None:
     first, second = await plain.connect(), await plain.connect()
@@ -108,12 +145,13 @@ async def test_beyond_the_cap_a_connection_waits_until_a_kept_one_is_answered_an
         assert b"Connection: close" not in await answer(reader)  # kept alive: none waits
     assert plain.open_connections() == 2
 
-    third_reader, third_writer = await plain.connect()  # the kernel's handshake: in the backlog
+    third_reader, third_writer = await plain.connect()
     third_writer.write(REQUEST)
     await third_writer.drain()
-    await until(lambda: plain.pool.waiting == 1, "the accept loop saw the third connection")
-    assert plain.backlog_waiting()
+    await until(lambda: plain.pool.waiting == 1, "the third connection accepted, to wait")
+    assert not plain.backlog_waiting()
     assert plain.open_connections() == 2
+    assert plain.phases(FLOODER) == [Phase.IDLE, Phase.IDLE]  # its own address: none closed
 
     # While the third waits, the next answer on a kept connection closes that connection...
     first[1].write(REQUEST)
@@ -126,7 +164,123 @@ async def test_beyond_the_cap_a_connection_waits_until_a_kept_one_is_answered_an
     await until(lambda: plain.pool.waiting == 0, "no connection waits")
     assert not plain.backlog_waiting()
     assert plain.open_connections() == 2  # the second and the third
+    assert plain.evicted() == 0
     for writer in (first[1], second[1], third_writer):
+        writer.close()
+
+
+async def test_beyond_the_cap_and_its_surplus_a_connection_waits_in_the_backlog() -> None:
+    served = await serve(1, surplus=1)
+    try:
+        first = await served.connect()
+        assert await ask(*first) == ANSWER
+        second = await served.connect()
+        await until(lambda: served.pool.waiting == 1, "the second accepted, to wait")
+        third = await served.connect()  # the kernel's handshake: in the backlog
+        await until(lambda: served.pool.waiting == 2, "the accept loop saw the third")
+        assert served.backlog_waiting()
+
+        # The first's next answer closes it: the second takes the slot, the third its place.
+        first[1].write(REQUEST)
+        assert (await answer(first[0]))[0] == ANSWER
+        await until(lambda: not served.backlog_waiting(), "the third accepted")
+        assert served.pool.waiting == 1
+        assert await ask(*second) == ANSWER
+        assert await ask(*third) == ANSWER
+        assert served.evicted() == 0
+        for _, writer in (first, second, third):
+            writer.close()
+    finally:
+        await served.runner.cleanup()
+
+
+async def test_a_newcomer_from_another_address_takes_the_slot_of_the_oldest_idle_one(
+    plain: Served,
+) -> None:
+    first, second = await plain.connect(), await plain.connect()  # idle, never asked
+    await until(lambda: plain.phases(FLOODER) == [Phase.IDLE] * 2, "both held")
+
+    newcomer = await plain.connect(NEWCOMER)
+    assert await ask(*newcomer) == ANSWER
+    assert await asyncio.wait_for(first[0].read(), 10) == b""  # the oldest, closed
+    assert plain.evicted() == 1
+    assert plain.phases(FLOODER) == [Phase.IDLE]
+    assert await ask(*second) == ANSWER  # the other kept
+    for _, writer in (first, second, newcomer):
+        writer.close()
+
+
+async def test_an_idle_connection_is_closed_before_an_older_one_with_a_head_under_way(
+    plain: Served,
+) -> None:
+    dripping = await plain.connect()
+    dripping[1].write(REQUEST[:10])
+    idle = await plain.connect()
+    await until(lambda: plain.phases(FLOODER) == [Phase.HEAD, Phase.IDLE], "a head under way")
+
+    newcomer = await plain.connect(NEWCOMER)
+    assert await ask(*newcomer) == ANSWER
+    assert await asyncio.wait_for(idle[0].read(), 10) == b""
+    assert plain.evicted() == 1
+    dripping[1].write(REQUEST[10:])  # the dripping one is still served
+    assert (await answer(dripping[0]))[0] == ANSWER
+    for _, writer in (dripping, idle, newcomer):
+        writer.close()
+
+
+async def test_a_refused_connection_delivering_its_431_is_not_closed_for_a_newcomer(
+    plain: Served,
+) -> None:
+    refused = await plain.connect()
+    refused[1].write(padded_head(MAX_HEAD_BYTES + 1))
+    status = await asyncio.wait_for(refused[0].readuntil(b"\r\n"), 10)
+    assert status == b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    idle = await plain.connect()  # newer, and idle
+    # The refused one lingers (2 s at most) until its client closes: its answer is delivered.
+    await until(lambda: plain.phases(FLOODER) == [Phase.ANSWER, Phase.IDLE], "one refused")
+
+    newcomer = await plain.connect(NEWCOMER)
+    assert await ask(*newcomer) == ANSWER
+    assert await asyncio.wait_for(idle[0].read(), 10) == b""
+    assert plain.evicted() == 1
+    for _, writer in (refused, idle, newcomer):
+        writer.close()
+
+
+async def test_with_heads_under_way_on_every_connection_the_oldest_is_closed(
+    plain: Served,
+) -> None:
+    older, newer = await plain.connect(), await plain.connect()
+    for _, writer in (older, newer):
+        writer.write(REQUEST[:10])
+    await until(lambda: plain.phases(FLOODER) == [Phase.HEAD] * 2, "two heads under way")
+
+    newcomer = await plain.connect(NEWCOMER)
+    assert await ask(*newcomer) == ANSWER
+    assert await asyncio.wait_for(older[0].read(), 10) == b""
+    assert plain.evicted() == 1
+    for _, writer in (older, newer, newcomer):
+        writer.close()
+
+
+async def test_a_connection_being_answered_is_never_closed_for_a_newcomer(plain: Served) -> None:
+    busy = [await plain.connect(), await plain.connect()]
+    for _, writer in busy:
+        writer.write(SLOW)
+    await until(lambda: plain.phases(FLOODER) == [Phase.ANSWER] * 2, "both being answered")
+
+    newcomer = await plain.connect(NEWCOMER)
+    newcomer[1].write(REQUEST)
+    await until(lambda: plain.pool.waiting == 1, "the newcomer accepted, to wait")
+    assert plain.evicted() == 0
+    # Their answers come whole, and close their connections: the newcomer waits.
+    plain.release.set()
+    for reader, _ in busy:
+        head = await answer(reader)
+        assert (head[0], b"Connection: close" in head) == (ANSWER, True)
+    assert (await answer(newcomer[0]))[0] == ANSWER
+    assert plain.evicted() == 0
+    for _, writer in (*busy, newcomer):
         writer.close()
 
 
@@ -204,176 +358,38 @@ async def test_stopping_drops_a_handshake_under_way_and_closes_the_port(
         await asyncio.open_connection("127.0.0.1", served.port)
 
 
-# A request's head of an exact size, padded with header fields each within aiohttp's limit on one
-# field (8 190 bytes).
-HEAD_START = b"GET / HTTP/1.1\r\nHost: x\r\n"
-PAD_FIELD = 4000
-SMALLEST_FIELD = len(b"X-P: p\r\n")
+@pytest.fixture
+def fd_limits() -> Iterator[tuple[int, int]]:
+    """This process's descriptor limits, put back after the test."""
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    yield limits
+    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
-def head(size: int) -> bytes:
-    """A request head of exactly ``size`` bytes, its blank line included."""
-    pad = size - len(HEAD_START) - len(b"\r\n")
-    fields = b""
-    while pad:
-        assert pad >= SMALLEST_FIELD, f"{size} bytes cannot be padded"
-        length = min(pad, PAD_FIELD)
-        if 0 < pad - length < SMALLEST_FIELD:
-            length -= SMALLEST_FIELD  # room for a last field
-        fields += b"X-P: " + b"p" * (length - SMALLEST_FIELD + 1) + b"\r\n"
-        pad -= length
-    return HEAD_START + fields + b"\r\n"
-
-
-class FakeTransport(asyncio.Transport):
-    """What HeadLimit does to its connection: the bytes it writes, reading paused, closed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = b""
-        self.reading = True
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written += bytes(data)
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-
-@dataclass
-class Recorder(asyncio.Protocol):
-    """aiohttp's protocol as HeadLimit sees it: the bytes passed on to it."""
-
-    received: bytes = b""
-    lost: list[Exception | None] = field(default_factory=list)
-
-    def data_received(self, data: bytes) -> None:
-        self.received += data
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost.append(exc)
-
-
-def limited(linger: float = 60.0) -> tuple[HeadLimit, Recorder, FakeTransport]:
-    recorder, transport = Recorder(), FakeTransport()
-    protocol = HeadLimit(recorder, linger=linger)
-    protocol.connection_made(transport)
-    return protocol, recorder, transport
-
-
-def test_the_padded_heads_have_the_sizes_asked_for() -> None:
-    for size in (100, MAX_HEAD_BYTES - 1, MAX_HEAD_BYTES, MAX_HEAD_BYTES + 1, 3 * PAD_FIELD + 33):
-        assert len(head(size)) == size
-        assert head(size).endswith(b"\r\n\r\n")
-        assert head(size).count(b"\r\n\r\n") == 1
-
-
-async def test_pipelined_heads_within_the_cap_are_passed_on_unchanged() -> None:
-    protocol, recorder, transport = limited()
-    data = head(MAX_HEAD_BYTES) + head(100) + head(MAX_HEAD_BYTES)
-    protocol.data_received(data)
-    assert (recorder.received, transport.written, transport.reading) == (data, b"", True)
-
-
-@pytest.mark.parametrize("cut", range(-6, 1))
-async def test_a_head_is_counted_across_reads_however_its_blank_line_is_cut(cut: int) -> None:
-    at_cap = head(MAX_HEAD_BYTES) + head(MAX_HEAD_BYTES)
-    protocol, recorder, transport = limited()
-    for piece in (at_cap[: MAX_HEAD_BYTES + cut], at_cap[MAX_HEAD_BYTES + cut :]):
-        protocol.data_received(piece)
-    assert (recorder.received, transport.written) == (at_cap, b"")
-
-    over = head(MAX_HEAD_BYTES + 1)
-    protocol, recorder, transport = limited()
-    protocol.data_received(over[: len(over) + cut - 1])
-    protocol.data_received(over[len(over) + cut - 1 :])
-    assert transport.written == refusal()
-    assert recorder.received == over[: len(over) + cut - 1]  # not the read over the cap
-
-
-async def test_a_first_head_over_the_cap_gets_431_and_the_rest_is_dropped_until_it_closes() -> None:
-    protocol, recorder, transport = limited(linger=0.01)
-    first = head(MAX_HEAD_BYTES)[:-2]  # all of its bytes but the blank line's
-    protocol.data_received(first)
-    protocol.data_received(b"X: y\r\n\r\n" + head(100))
-    protocol.data_received(head(100))
-    assert recorder.received == first
-    assert transport.written == refusal()
-    assert transport.reading  # read and dropped, so that closing does not reset it
-    await until(lambda: transport.closed, "closed after the linger")
-    protocol.connection_lost(None)
-    assert recorder.lost == [None]
-
-
-async def test_a_head_over_the_cap_after_a_whole_request_gets_no_answer_and_is_read_no_more() -> (
-    None
-):
-    protocol, recorder, transport = limited()
-    protocol.data_received(head(100))
-    protocol.data_received(head(MAX_HEAD_BYTES + 1))
-    assert (recorder.received, transport.written) == (head(100), b"")
-    assert (transport.reading, transport.closed) == (False, False)  # aiohttp closes it
-
-
-async def test_the_whole_requests_read_with_a_head_over_the_cap_are_passed_on() -> None:
-    protocol, recorder, transport = limited()
-    protocol.data_received(head(100) + head(200) + head(MAX_HEAD_BYTES + 1) + head(100))
-    assert (recorder.received, transport.written) == (head(100) + head(200), b"")
-    assert not transport.reading
-
-
-@pytest.fixture(params=["LimitedSite", "HeadLimitedSite"])
-async def either_site(request: pytest.FixtureRequest) -> AsyncIterator[int]:
-    """An app served by either site on 127.0.0.1; its port."""
-    app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    site: web.BaseSite = (
-        LimitedSite(runner, sock, Pool(2))
-        if request.param == "LimitedSite"
-        else HeadLimitedSite(runner, sock)
-    )
-    await site.start()
-    yield sock.getsockname()[1]
-    await runner.cleanup()
-
-
-async def test_a_head_of_16_kib_is_served_and_one_byte_more_gets_431_with_a_json_reason(
-    either_site: int,
+def test_the_soft_descriptor_limit_is_raised_to_hold_the_slots_and_the_waiting(
+    fd_limits: tuple[int, int],
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", either_site)
-    writer.write(head(MAX_HEAD_BYTES))
-    assert (await answer(reader))[0] == ANSWER
-    writer.close()
+    _, hard = fd_limits
+    assert hard >= 100 + 1024 + FD_RESERVE  # room to raise it: this test's premise
+    resource.setrlimit(resource.RLIMIT_NOFILE, (500, hard))
+    assert fd_room(100) == SURPLUS == 1024
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (100 + 1024 + FD_RESERVE, hard)
+    # A limit already high enough is left as it is.
+    assert fd_room(10) == 1024
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (100 + 1024 + FD_RESERVE, hard)
 
-    reader, writer = await asyncio.open_connection("127.0.0.1", either_site)
-    writer.write(head(MAX_HEAD_BYTES + 1))
-    whole = await asyncio.wait_for(reader.read(), 10)  # until the server closes
-    writer.close()
-    head_of_answer, body = whole.split(b"\r\n\r\n", 1)
-    status, *fields = head_of_answer.split(b"\r\n")
-    assert status == b"HTTP/1.1 431 Request Header Fields Too Large"
-    assert sorted(fields) == [
-        b"Connection: close",
-        b"Content-Length: %d" % len(body),
-        b"Content-Type: application/json; charset=utf-8",
-    ]
-    assert json.loads(body) == {
-        "status": 431,
-        "error": "Request Header Fields Too Large",
-        "message": "request head over 16384 bytes refused: its request line and header fields "
-        "may take at most 16384 bytes",
-    }
+
+def test_under_a_low_hard_descriptor_limit_fewer_connections_wait_accepted() -> None:
+    # The hard limit cannot be raised again: a process of its own.
+    script = (
+        "import resource\n"
+        "from exporter.accept import fd_room\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (400, 500))\n"
+        "print(fd_room(100), resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+        "print(fd_room(300))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
+    )
+    # 500 - 100 - FD_RESERVE, the soft limit raised to the hard one; and none at all.
+    assert done.stdout == f"{500 - 100 - FD_RESERVE} (500, 500)\n0\n"

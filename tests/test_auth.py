@@ -12,8 +12,9 @@ import bcrypt
 import pytest
 from aiohttp import encode_basic_auth
 
+from exporter.addresses import address_key
 from exporter.web.keys import ROUTES
-from exporter.web.login_gate import Full, LoginGate, Turn, address_key, half_the_cpus
+from exporter.web.login_gate import Full, LoginGate, Turn, half_the_cpus
 from tests.conftest import Exporter, StartExporter
 
 # Cost 4, bcrypt's lowest, keeps the tests fast; the middleware does not care.
@@ -61,8 +62,10 @@ def write_config(tmp_path: Path, *, users: bool = True, headers: bool = True) ->
 
 @pytest.fixture
 async def guarded(start_exporter: StartExporter, tmp_path: Path) -> Exporter:
-    """An exporter with basic auth and extra headers on."""
-    return await start_exporter(web_config_file=write_config(tmp_path))
+    """An exporter with basic auth and extra headers on, and a config file to reload."""
+    config = tmp_path / "smoke-test.yml"
+    config.write_text("checks:\n  - {name: logging, type: logging}\n")
+    return await start_exporter(web_config_file=write_config(tmp_path), config_file=config)
 
 
 async def get(

@@ -8,12 +8,13 @@ import platform
 from asyncio.subprocess import PIPE
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
 from exporter.app import create_app
 from exporter.config import Settings
+from exporter.metrics import create_connection_metrics
 from tests.conftest import StartExporter
 from tests.promtool import require
 
@@ -82,13 +83,26 @@ def _python_info() -> dict[str, str]:
     }
 
 
+def test_the_connection_counters_are_made_at_zero_on_the_registry_passed_in() -> None:
+    registry = CollectorRegistry()
+    counted = create_connection_metrics(registry)
+    families = {family.name: family for family in registry.collect()}
+    assert {name: (f.type, [s.value for s in f.samples]) for name, f in families.items()} == {
+        "smoke_test_http_request_heads_refused": ("counter", [0.0]),
+        "smoke_test_http_connections_evicted": ("counter", [0.0]),
+    }
+    counted.heads_refused.inc()
+    counted.evicted.inc(2)
+    assert registry.get_sample_value("smoke_test_http_request_heads_refused_total") == 1
+    assert registry.get_sample_value("smoke_test_http_connections_evicted_total") == 2
+    assert REGISTRY.get_sample_value("smoke_test_http_connections_evicted_total") is None
+
+
 def test_no_created_series_and_no_global_registry_use() -> None:
     registry = CollectorRegistry()
     create_app(Settings(), registry)
     names = {sample.name for metric in registry.collect() for sample in metric.samples}
     assert not [name for name in names if name.endswith("_created")]
-    from prometheus_client import REGISTRY
-
     assert "smoke_test_success" not in {m.name for m in REGISTRY.collect()}
 
 

@@ -55,8 +55,8 @@ class CheckSeries:
         )
         self.observed = Gauge(
             P + "observed_value",
-            "The value the check measured in the last run, in its base unit (the README "
-            "names it per check type).",
+            "The value the check measured in the last run, in its base unit (docs/"
+            "configuration.md names it per check type).",
             ["check"],
             registry=registry,
         )

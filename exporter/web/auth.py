@@ -9,7 +9,8 @@ from collections.abc import Collection
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from exporter.web.login_gate import Full, LoginGate, Turn, address_key, half_the_cpus
+from exporter.addresses import address_key
+from exporter.web.login_gate import Full, LoginGate, Turn, half_the_cpus
 from exporter.web.middleware import error_response
 from exporter.webconfig.load import WebConfig
 

@@ -78,7 +78,7 @@ def test_fleet_rules_and_alert_through_real_federation(start: Start, tmp_path: P
     prometheus = require("prometheus")
     processes = exporters(start, tmp_path)
     rss = sum(rss_bytes(p.process.pid) for p in processes)
-    print(f"RSS of {EXPORTERS} exporters: {rss / 2**20:.0f} MiB")  # noted in the README
+    print(f"RSS of {EXPORTERS} exporters: {rss / 2**20:.0f} MiB")  # noted in docs/fleet.md
     targets = [urllib.parse.urlsplit(p.url).netloc for p in processes]
     timing = {"scrape_interval": f"{INTERVAL:g}s", "evaluation_interval": f"{INTERVAL:g}s"}
     alertmanager = Alertmanager(require("prometheus-alertmanager"), tmp_path / "alertmanager")

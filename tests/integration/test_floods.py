@@ -381,9 +381,9 @@ async def test_a_burst_on_smoke_test_is_served_or_refused_while_liveness_answers
     start: Start, tmp_path: Path
 ) -> None:
     ensure_fd_limit(4 * BURST)
-    # The default caps, 40 requests and 100 connections (a probe's new connection waits in the
-    # backlog with the burst's); min-interval 0 (the fixture's), so each request runs or joins
-    # a run.
+    # The default caps, 40 requests and 100 connections (a probe's new connection, from the
+    # burst's address, waits its turn with the burst's); min-interval 0 (the fixture's), so
+    # each request runs or joins a run.
     exporter = start(f"--log.file={tmp_path / 'exporter.log'}", "--smoke-test.interval=0")
     async with aiohttp.ClientSession(exporter.url) as session:
         await _until_ready(session)

@@ -11,7 +11,8 @@ from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess
 from tests.integration.load import counted, scrape, wrk
 
-# The README's promise: no flood writes more than this to a sink in any second.
+# The promise of docs/command-line.md (--log.access-max-bytes-per-second) and docs/security.md:
+# no flood writes more than this to a sink in any second.
 PROMISED_BYTES_PER_SECOND = 250_000
 FLOOD_SECONDS = 5
 FLOOD_CONNECTIONS = 20
