@@ -301,3 +301,21 @@ def test_the_security_page_states_the_bounds_the_code_has() -> None:
     assert table["a secret file"] == f"{MAX_SECRET_BYTES // 1024} KiB, one line, a regular file"
     assert MAX_DURATION_SECONDS == 365 * 86400
     assert table["a duration in a config file"] == "a year"
+
+
+def test_the_flag_table_gives_each_flag_the_default_its_help_gives() -> None:
+    page = (DOCS / "command-line.md").read_text()
+    cells = {}
+    for line in page.splitlines():
+        match = re.match(r"^\| `(--[a-z.-]+)` \| `[A-Z_]+` \| ([^|]*) \|", line)
+        if match:
+            cells[match.group(1)] = match.group(2).strip()
+    compared = 0
+    for option in OPTIONS:
+        default = re.search(r"\(default ([^;)]*)", option.help)
+        if default is None:
+            continue
+        value = default.group(1).split(": ")[0]  # "(default false: the text format)"
+        assert cells[option.flag] == f"`{value}`", option.flag
+        compared += 1
+    assert compared == 13
