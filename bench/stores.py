@@ -45,12 +45,17 @@ from exporter.verdict import RunInfo
 
 PENDING = 100
 INSTANCE = "bench"
+# The canaries' signing key, shared with the canned Loki: its lines must verify as the real
+# exporter's would, or the check counts them forged.
+KEY = b"bench-canary-key-0123456789abcdef"
 
 
 def line(run_id: str) -> str:
-    """The canary line of ``run_id``, whose number is its seq (run ids are hex here)."""
+    """The canary line of ``run_id``, whose number is its seq (run ids are hex here), signed."""
+    seq = int(run_id, 16)
+    signature = CanaryLedger(INSTANCE, KEY).sign(run_id, seq)
     return json.dumps(
-        {"message": "m", "run_id": run_id, "seq": int(run_id, 16), "instance": INSTANCE}
+        {"message": "m", "run_id": run_id, "seq": seq, "instance": INSTANCE, "signature": signature}
     )
 
 
@@ -59,8 +64,12 @@ def line(run_id: str) -> str:
 CANNED = """
 import json, re, sys
 from aiohttp import web
+from exporter.checks.canaries import CanaryLedger
+LEDGER = CanaryLedger("bench", sys.argv[3].encode())
 def line(run_id):
-    canary = {"message": "m", "run_id": run_id, "seq": int(run_id, 16), "instance": "bench"}
+    seq = int(run_id, 16)
+    canary = {"message": "m", "run_id": run_id, "seq": seq, "instance": "bench",
+              "signature": LEDGER.sign(run_id, seq)}
     return json.dumps(canary)
 async def query(request):
     ids = re.search(r"`([^`]*)`", request.query.get("query", "``")).group(1).split("|")
@@ -88,7 +97,7 @@ class Writer:
     def __init__(self, burst: bool, pending: int = PENDING) -> None:
         self.burst = burst
         self.pending = pending
-        self.ledger = CanaryLedger(INSTANCE)
+        self.ledger = CanaryLedger(INSTANCE, KEY)
         options = StoreOptions(max_pending=max(1000, 2 * pending))
         series = Stores(CollectorRegistry(), self.ledger).series("central")
         self.book = CanaryBook(self.ledger, series, options)
@@ -128,7 +137,7 @@ async def _runs(
 
 async def _loki(runs: int, burst: bool, pending: int) -> float:
     port = free_port()
-    command = [sys.executable, "-c", CANNED, str(port), "all" if burst else "first"]
+    command = [sys.executable, "-c", CANNED, str(port), "all" if burst else "first", KEY.decode()]
     http = SharedSession()
     with server(command, f"http://127.0.0.1:{port}/ready", cpu=WRK_CPU):
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry
 
 from exporter.app import create_app
@@ -54,9 +56,11 @@ def test_only_the_production_routes_have_histogram_series_at_zero_from_start_up(
 
 
 async def test_a_route_not_called_in_production_is_counted_but_not_timed(
-    start_exporter: StartExporter,
+    start_exporter: StartExporter, tmp_path: Path
 ) -> None:
-    exporter = await start_exporter()
+    config = tmp_path / "smoke-test.yml"  # a file to reload
+    config.write_text("checks:\n  - {name: logging, type: logging}\n")
+    exporter = await start_exporter(config_file=config)
     before = duration_series(exporter.registry)
     for path in ("/smoke-test/history", "/openapi.json", "/", "/smoke-test/history", "/nope"):
         async with exporter.client.get(path):
