@@ -1,4 +1,5 @@
-"""A real rsyslogd on loopback: imudp and imtcp on free ports, omfile into a temporary file."""
+"""A real rsyslogd on loopback, run with examples/rsyslog/: imudp and imtcp on free ports,
+omfile into a temporary file, and the exporter's config that goes with it."""
 
 from __future__ import annotations
 
@@ -6,18 +7,39 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from tests.promtool import require
+import yaml
 
-CONF = """\
-global(workDirectory="{dir}")
-module(load="imudp")
-module(load="imtcp")
-input(type="imudp" address="127.0.0.1" port="{udp}")
-input(type="imtcp" address="127.0.0.1" port="{tcp}")
-action(type="omfile" file="{out}" flushOnTXEnd="on" asyncWriting="off")
-"""
+from tests.promtool import ROOT, require
+
+EXAMPLE = ROOT / "examples" / "rsyslog"
+# What a test machine changes in the examples, and nothing else: each text must be in its file
+# exactly once, so that an edited example fails here instead of drifting from what is tested.
+TCP_INPUT = 'type="imtcp" address="127.0.0.1" port="514"'
+UDP_INPUT = 'type="imudp" address="127.0.0.1" port="514"'
+OMFILE = 'file="/var/log/smoke-test/central.log"'
+SINK_ADDRESS = "127.0.0.1:514"
+STORE_PATH = "/var/log/smoke-test/central.log"
+
+
+def substituted(path: Path, replacements: Mapping[str, str]) -> str:
+    """The text of the example at ``path`` with each placeholder replaced; AssertionError when a
+    placeholder is not in it exactly once."""
+    text = path.read_text()
+    for old, new in replacements.items():
+        found = text.count(old)
+        assert found == 1, f"{path}: {old!r} is there {found} times, not once"
+        text = text.replace(old, new)
+    return text
+
+
+def named(entries: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The sink or check called ``name`` in a parsed config file."""
+    (entry,) = (e for e in entries if e["name"] == name)
+    return entry
 
 
 def free_port(kind: socket.SocketKind) -> int:
@@ -49,7 +71,16 @@ class Rsyslog:
         self.udp = free_port(socket.SOCK_DGRAM)
         self.tcp = free_port(socket.SOCK_STREAM)
         self.conf = directory / "rsyslog.conf"
-        self.conf.write_text(CONF.format(dir=directory, udp=self.udp, tcp=self.tcp, out=self.out))
+        self.conf.write_text(
+            substituted(
+                EXAMPLE / "rsyslog.conf",
+                {
+                    TCP_INPUT: TCP_INPUT.replace('"514"', f'"{self.tcp}"'),
+                    UDP_INPUT: UDP_INPUT.replace('"514"', f'"{self.udp}"'),
+                    OMFILE: f'file="{self.out}"',
+                },
+            )
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -87,3 +118,24 @@ class Rsyslog:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+
+    def exporter_config(
+        self,
+        path: Path,
+        sink: Mapping[str, str] | None = None,
+        store: Mapping[str, str] | None = None,
+    ) -> Path:
+        """examples/rsyslog/smoke-test.yml at ``path``, aimed at this rsyslogd (its UDP port
+        for ``protocol: udp``) and its file; ``sink`` and ``store`` are options a test varies,
+        set on the sink named syslog and the check named central."""
+        sink = sink or {}
+        port = self.udp if sink.get("protocol") == "udp" else self.tcp
+        text = substituted(
+            EXAMPLE / "smoke-test.yml",
+            {SINK_ADDRESS: f"127.0.0.1:{port}", STORE_PATH: str(self.out)},
+        )
+        document = yaml.safe_load(text)
+        named(document["sinks"], "syslog").update(sink)
+        named(document["checks"], "central").update(store or {})
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path

@@ -1,8 +1,10 @@
 """The whole chain, for real: exporter -> syslog sink -> rsyslogd -> file -> the file store check.
 
-rsyslogd is Debian's, started on loopback ports with a config of its own; `make test` installs
-it. Killing it loses canaries: the store check says missing, and recovers when it is back. The
-logging check says so at once: every run fails while it is down, over TCP and over UDP.
+rsyslogd is Debian's (`make test` installs it), and both ends run the worked example in
+examples/rsyslog/: its rsyslog.conf and its smoke-test.yml, with the ports and the file's path
+of this machine (tests/rsyslog.py), and the sink and store options a test varies on top.
+Killing rsyslogd loses canaries: the store check says missing, and recovers when it is back.
+The logging check says so at once: every run fails while it is down, over TCP and over UDP.
 """
 
 from __future__ import annotations
@@ -26,16 +28,7 @@ QUIET = {"log_level": LogLevel.ERROR}  # the canary is the only line: counts are
 PATIENT = {**QUIET, "timeout_seconds": 10.0}
 # Runs further apart than a UDP refusal may take: only a refusal keeps the sink failing.
 PACE = REFUSAL_WAIT + 0.1
-
-
-def config(tmp_path: Path, rsyslog: Rsyslog, sink: str, store: str = "") -> Path:
-    path = tmp_path / "smoke-test.yml"
-    path.write_text(
-        f"sinks:\n  - {{name: syslog, type: syslog, {sink}}}\n"
-        "checks:\n  - {name: logging, type: logging}\n"
-        f"  - {{name: central, type: file, path: '{rsyslog.out}', {store or 'max_delay: 5s'}}}\n"
-    )
-    return path
+UDP = {"protocol": "udp"}  # on the example's sink, which is TCP
 
 
 async def until(
@@ -80,17 +73,23 @@ def rsyslog(tmp_path: Path) -> Any:
 @pytest.mark.parametrize(
     ("sink", "prefix"),
     [
-        pytest.param("protocol: udp", "smoke-test-exporter[", id="udp-rfc5424"),
-        pytest.param("protocol: tcp", "smoke-test-exporter[", id="tcp-octet-counting"),
-        pytest.param("protocol: tcp, framing: lf", "smoke-test-exporter[", id="tcp-lf"),
-        pytest.param("protocol: udp, format: rfc3164, app_name: web", "web[", id="udp-rfc3164"),
+        pytest.param({"protocol": "udp"}, "smoke-test-exporter[", id="udp-rfc5424"),
+        # The example as it is.
+        pytest.param({}, "smoke-test-exporter[", id="tcp-octet-counting"),
+        pytest.param({"framing": "lf"}, "smoke-test-exporter[", id="tcp-lf"),
+        pytest.param(
+            {"protocol": "udp", "format": "rfc3164", "app_name": "web"}, "web[", id="udp-rfc3164"
+        ),
     ],
 )
 async def test_the_canary_is_found_in_the_file_rsyslog_writes(
-    start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog, sink: str, prefix: str
+    start_exporter: StartExporter,
+    tmp_path: Path,
+    rsyslog: Rsyslog,
+    sink: dict[str, str],
+    prefix: str,
 ) -> None:
-    port = rsyslog.tcp if "tcp" in sink else rsyslog.udp
-    cfg = config(tmp_path, rsyslog, f"address: '127.0.0.1:{port}', {sink}")
+    cfg = rsyslog.exporter_config(tmp_path / "smoke-test.yml", sink)
     exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
     status, body = await until(exporter, lambda s, b: b["checks"]["central"]["status"] == "ok")
     assert status == 200
@@ -114,9 +113,7 @@ async def test_the_canary_is_found_in_the_file_rsyslog_writes(
 async def test_a_killed_rsyslogd_makes_canaries_missing_and_its_return_recovers(
     start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
 ) -> None:
-    cfg = config(
-        tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.udp}', protocol: udp", "max_delay: 1s"
-    )
+    cfg = rsyslog.exporter_config(tmp_path / "smoke-test.yml", UDP, {"max_delay": "1s"})
     exporter = await start_exporter(config_file=cfg, instance="web-1", **QUIET)
     # Until the run's own canary is found in that run: nothing is on its way when it dies.
     await until(exporter, lambda s, b: b["checks"]["central"]["canaries"]["pending"] == 0)
@@ -158,9 +155,7 @@ async def test_a_killed_rsyslogd_makes_canaries_missing_and_its_return_recovers(
 async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
     start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
 ) -> None:
-    cfg = config(
-        tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.tcp}', protocol: tcp", "max_delay: 30s"
-    )
+    cfg = rsyslog.exporter_config(tmp_path / "smoke-test.yml", store={"max_delay": "30s"})
     exporter = await start_exporter(config_file=cfg, instance="web-1", **PATIENT)
     for _ in range(2000):
         status, body = await exporter.smoke()
@@ -179,7 +174,7 @@ async def test_a_soak_of_2000_runs_counts_every_canary_exactly(
 async def test_a_tcp_sink_fails_open_while_rsyslogd_is_down_and_passes_on_the_first_run_back(
     start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
 ) -> None:
-    cfg = config(tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.tcp}', protocol: tcp")
+    cfg = rsyslog.exporter_config(tmp_path / "smoke-test.yml")
     exporter = await start_exporter(config_file=cfg, instance="web-1", **PATIENT)
     assert logging_check(await exporter.smoke()) == ("ok", None, None)
     rsyslog.kill()
@@ -197,7 +192,7 @@ async def test_a_tcp_sink_fails_open_while_rsyslogd_is_down_and_passes_on_the_fi
 async def test_a_udp_sink_fails_every_run_while_rsyslogd_is_down_until_a_send_is_confirmed(
     start_exporter: StartExporter, tmp_path: Path, rsyslog: Rsyslog
 ) -> None:
-    cfg = config(tmp_path, rsyslog, f"address: '127.0.0.1:{rsyslog.udp}', protocol: udp")
+    cfg = rsyslog.exporter_config(tmp_path / "smoke-test.yml", UDP)
     exporter = await start_exporter(config_file=cfg, instance="web-1", **PATIENT)
     assert logging_check(await exporter.smoke()) == ("ok", None, None)
     rsyslog.kill()
