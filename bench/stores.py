@@ -50,12 +50,16 @@ INSTANCE = "bench"
 KEY = b"bench-canary-key-0123456789abcdef"
 
 
-def line(run_id: str) -> str:
-    """The canary line of ``run_id``, whose number is its seq (run ids are hex here), signed."""
-    seq = int(run_id, 16)
-    signature = CanaryLedger(INSTANCE, KEY).sign(run_id, seq)
+def line(canary: Canary) -> str:
+    """The canary's log line, as the exporter writes it: its fields and signature."""
     return json.dumps(
-        {"message": "m", "run_id": run_id, "seq": seq, "instance": INSTANCE, "signature": signature}
+        {
+            "message": "m",
+            "run_id": canary.run_id,
+            "seq": canary.seq,
+            "instance": canary.instance,
+            "signature": canary.signature,
+        }
     )
 
 
@@ -159,7 +163,7 @@ async def _file(runs: int, burst: bool, pending: int) -> float:
 
         def append(canaries: list[Canary]) -> None:
             with path.open("a") as f:
-                f.writelines(line(c.run_id) + "\n" for c in canaries)
+                f.writelines(line(c) + "\n" for c in canaries)
 
         return await _runs(check, writer, runs, append)
 

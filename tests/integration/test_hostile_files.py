@@ -19,18 +19,23 @@ from tests.support.config_files import HOSTILE_FILES, HOSTILE_SECRETS, with_toke
 from tests.wait import wait_until
 
 
-@pytest.mark.parametrize("case", HOSTILE_FILES, ids=str)
-def test_a_hostile_config_file_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
-    text, problem = HOSTILE_FILES[case]
-    path = tmp_path / "smoke-test.yml"
-    path.write_text(text)
-    result = subprocess.run(
-        [SCRIPT, "--web.listen-address=127.0.0.1:0", f"--config.file={path}"],
+def start_with(config: Path) -> subprocess.CompletedProcess[bytes]:
+    """The exporter started with ``config``, run until it exits (a refused file exits 2)."""
+    return subprocess.run(
+        [SCRIPT, "--web.listen-address=127.0.0.1:0", f"--config.file={config}"],
         capture_output=True,
         timeout=30,
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+@pytest.mark.parametrize("case", HOSTILE_FILES, ids=str)
+def test_a_hostile_config_file_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
+    text, problem = HOSTILE_FILES[case]
+    path = tmp_path / "smoke-test.yml"
+    path.write_text(text)
+    result = start_with(path)
     assert result.returncode == 2
     assert (
         result.stderr.decode() == f"smoke-test-exporter: error: --config.file: {path}: {problem}\n"
@@ -56,13 +61,7 @@ def test_a_hostile_token_file_exits_2_with_one_line_naming_its_key(
     text, token = with_token_file(tmp_path, content)
     path = tmp_path / "smoke-test.yml"
     path.write_text(text)
-    result = subprocess.run(
-        [SCRIPT, "--web.listen-address=127.0.0.1:0", f"--config.file={path}"],
-        capture_output=True,
-        timeout=30,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    result = start_with(path)
     assert result.returncode == 2
     error = f"checks[0].bearer_token_file: {problem.format(path=token)}"
     assert result.stderr.decode() == f"smoke-test-exporter: error: --config.file: {path}: {error}\n"
