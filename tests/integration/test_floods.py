@@ -40,6 +40,7 @@ from tests.integration.load import (
     wrk,
 )
 from tests.integration.stack import poll
+from tests.wait import until
 
 ACCESS = "aiohttp.access"
 HTTP_REQUESTS = "smoke_test_http_requests_total"
@@ -311,6 +312,15 @@ async def _burst(url: str, paths: Sequence[str], alongside: int = 0) -> list[Ans
     began = time.monotonic()
     try:
         opened = await asyncio.gather(*(asyncio.open_connection(host, port) for _ in range(BURST)))
+
+        def all_open() -> bool:
+            counts.append(established(port))
+            return counts[-1] >= BURST
+
+        # Every connection is open on the client's side; no request is written until the
+        # server's side shows them all too, so the peak is seen, not sampled by luck (a faster
+        # server closes the first answered ones sooner). Within the 5 s an idle one may wait.
+        await until(all_open, f"{BURST} connections open at once", deadline=4.0)
         exchanges = await asyncio.gather(
             *(_exchange(host, port, paths[n % len(paths)], *rw) for n, rw in enumerate(opened))
         )
