@@ -115,7 +115,7 @@ def create_app(
     check_deps = CheckDeps(logs, http, registry, canaries, Stores(registry, canaries))
     runner = Runner(
         build_checks(plan.checks, check_deps),
-        metrics,
+        metrics.run,
         CheckSeries(registry),
         interval_seconds=settings.interval_seconds,
         min_interval_seconds=settings.min_interval_seconds,

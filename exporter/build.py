@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from exporter.checks import CHECK_TYPES
-from exporter.checks.base import CheckDeps
+from exporter.checks.base import CheckDeps, CheckType
 from exporter.plan import CheckSpec, SinkSpec
 from exporter.run.check_series import Shape
 from exporter.run.runner import PlannedCheck
@@ -24,11 +25,16 @@ def build_sinks(
     return built
 
 
-def build_checks(specs: Iterable[CheckSpec], deps: CheckDeps) -> dict[str, PlannedCheck]:
-    """A check per spec, with its timeout, by name in the config file's order."""
+def build_checks(
+    specs: Iterable[CheckSpec],
+    deps: CheckDeps,
+    types: Mapping[str, CheckType[Any]] = CHECK_TYPES,
+) -> dict[str, PlannedCheck]:
+    """A check per spec, with its timeout, by name in the config file's order; ``types`` is
+    CHECK_TYPES but inside a service, whose logging check is its own."""
     planned = {}
     for spec in specs:
-        check_type = CHECK_TYPES[spec.type]
+        check_type = types[spec.type]
         planned[spec.name] = PlannedCheck(
             check_type.build(spec.name, spec.options, deps),
             spec.timeout_seconds,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.checks import CHECK_TYPES, STORE_TYPES
+from exporter.checks.logging import LoggingOptions
 from exporter.config import Settings
 from exporter.heartbeat.options import HeartbeatOptions
 from exporter.options import OptionError, Seconds, convert, load_options
@@ -25,8 +26,8 @@ LOG_FILE_SINK = "file"  # the name --log.file gives its sink
 class ConfigError(ValueError):
     """A config file that cannot be used, in one line: the file, the key path, the problem."""
 
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"--config.file: {path}: {problem}")
+    def __init__(self, path: Path, problem: str, source: str = "--config.file") -> None:
+        super().__init__(f"{source}: {path}: {problem}")
 
 
 def load_plan(settings: Settings) -> Plan:
@@ -42,6 +43,29 @@ def load_plan(settings: Settings) -> Plan:
         return _plan(document, path.absolute().parent, settings)
     except OptionError as error:
         raise ConfigError(path, str(error)) from None
+
+
+def load_checks(path: Path, default_timeout: float, source: str) -> tuple[CheckSpec, ...]:
+    """The checks of a config file read by the smoke test inside a service (``source`` names
+    the setting); one that names sinks or a heartbeat is refused: the service's own handlers
+    are its sinks. ConfigError."""
+    try:
+        document = read_yaml(path)
+        if document is None:
+            document = {}
+        if not isinstance(document, dict):
+            raise OptionError("(top level)", f"must be a mapping, not {kind(document)}")
+        for key in document:
+            if key != "checks":
+                why = "unknown key" if key not in TOP_KEYS else "not used inside a service"
+                raise OptionError(str(key), f"{why} (known: checks)")
+        if "checks" not in document:
+            return (CheckSpec("logging", "logging", default_timeout, LoggingOptions()),)
+        return _checks(document["checks"], path.absolute().parent, default_timeout)
+    except YamlError as error:
+        raise ConfigError(path, error.problem, source) from None
+    except OptionError as error:
+        raise ConfigError(path, str(error), source) from None
 
 
 def _plan(document: Any, directory: Path, settings: Settings) -> Plan:

@@ -19,11 +19,8 @@ from prometheus_client import (
 )
 
 from exporter import __version__
+from exporter.run.run_series import RunSeries, create_run_series
 
-# From 250 µs to 5 s: a canary reaches stdout in about 250 µs, a healthy run takes about a
-# millisecond, a stuck sink up to the timeout. Ten buckets: each is a series in every scrape,
-# once for the run and once per sink; the alerts read the quantiles at 1 s and above.
-DURATION_BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1.0, 2.5, 5.0)
 # Few buckets: each timed route's histogram is created at start-up. Probes time out at 1 s.
 HTTP_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5)
 # The routes called in production, by route name: the smoke test, Prometheus' scrape and the
@@ -66,13 +63,7 @@ class RequestMetrics:
 class Metrics:
     """Handles on every metric; docs/metrics.md says what each one means."""
 
-    success: Gauge
-    last_run: Gauge
-    last_success: Gauge
-    interval: Gauge
-    runs: Counter
-    failures: Counter
-    duration: Histogram
+    run: RunSeries
     http_requests: Counter
     http_duration: Histogram
     http: RequestMetrics
@@ -140,32 +131,7 @@ def create_metrics(
         registry=registry,
     )
     metrics = Metrics(
-        success=Gauge(p + "success", "1 if the last smoke test passed, else 0.", registry=registry),
-        last_run=Gauge(
-            p + "last_run_timestamp_seconds",
-            "Unix time the last smoke test finished.",
-            registry=registry,
-        ),
-        last_success=Gauge(
-            p + "last_success_timestamp_seconds",
-            "Unix time the last passing smoke test finished (0 if none yet).",
-            registry=registry,
-        ),
-        interval=Gauge(
-            p + "interval_seconds",
-            "Seconds between background runs; 0 when they are turned off.",
-            registry=registry,
-        ),
-        runs=Counter(p + "runs", "Smoke tests run, by trigger.", ["trigger"], registry=registry),
-        failures=Counter(
-            p + "failures", "Smoke tests failed, by trigger.", ["trigger"], registry=registry
-        ),
-        duration=Histogram(
-            p + "duration_seconds",
-            "Duration of a whole smoke test.",
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        ),
+        run=create_run_series(registry, triggers=triggers, interval_seconds=interval_seconds),
         http_requests=http_requests,
         http_duration=http_duration,
         http=RequestMetrics(
@@ -190,10 +156,6 @@ def create_metrics(
     )
     metrics.reload_ok.set(1)
     metrics.reload_time.set_to_current_time()
-    metrics.interval.set(interval_seconds)
-    for trigger in triggers:
-        metrics.runs.labels(trigger)
-        metrics.failures.labels(trigger)
     Gauge(
         p + "exporter_tasks",
         "asyncio tasks alive in the exporter's event loop: a connection being served, the "

@@ -51,7 +51,7 @@ def make_runner(
         interval_seconds=0,
     )
     planned = {name: PlannedCheck(check, timeout_seconds) for name, check in checks.items()}
-    runner = Runner(planned, metrics, CheckSeries(registry), interval_seconds=0, message="fine")
+    runner = Runner(planned, metrics.run, CheckSeries(registry), interval_seconds=0, message="fine")
     return runner, registry
 
 

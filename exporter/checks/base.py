@@ -23,7 +23,7 @@ Schema = dict[str, Any]
 class CheckDeps:
     """What a check may take from the app when it is built."""
 
-    logs: LogPipeline
+    logs: LogPipeline | None  # None inside a service: its own handlers are the sinks
     http: SharedSession
     registry: CollectorRegistry
     canaries: CanaryLedger  # numbers each canary a logging check writes

@@ -21,6 +21,8 @@ class LoggingOptions:
 
 def build(name: str, options: LoggingOptions, deps: CheckDeps) -> Check:
     """The canary check over the app's log pipeline."""
+    if deps.logs is None:
+        raise ValueError("the exporter's logging check needs its log pipeline")
     return LoggingCheck(deps.logs, deps.canaries)
 
 

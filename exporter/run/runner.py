@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from exporter.metrics import Metrics
 from exporter.run.check_series import CheckSeries, Shape
 from exporter.run.cutoff import CutOff, within
 from exporter.run.history import Entry, History
 from exporter.run.results import Answer, CheckOutcome, RunResult, Trigger
+from exporter.run.run_series import RunSeries
 from exporter.verdict import Check, CheckResult, RunInfo, RunnerReason, Status
 
 log = logging.getLogger("exporter.run.runner")
@@ -47,7 +47,7 @@ class Runner:
     def __init__(
         self,
         checks: Mapping[str, PlannedCheck],
-        metrics: Metrics,
+        metrics: RunSeries,
         series: CheckSeries,
         *,
         interval_seconds: float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from exporter.metrics import DURATION_BUCKETS
+from exporter.run.run_series import DURATION_BUCKETS
 
 
 class SinkSeries:

@@ -1,0 +1,106 @@
+"""A QueueHandler's canary followed to the QueueListener that reads its queue, and through that
+listener's handlers on the listener's own thread."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import logging
+import logging.handlers
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from exporter.inside.follow import Handled, names, offer
+
+Key = tuple[object, object]  # the canary's run_id and seq, which a queued copy keeps
+Delivered = concurrent.futures.Future[list[Handled]]
+
+# Guards putting a tap on a listener and taking it off; the listener's thread only reads it.
+_LOCK = threading.Lock()
+
+
+def canary_key(record: logging.LogRecord) -> Key:
+    """What tells the canary's queued copy (QueueHandler.prepare copies the record)."""
+    return getattr(record, "run_id", None), getattr(record, "seq", None)
+
+
+def listeners_of(handler: logging.handlers.QueueHandler) -> list[logging.handlers.QueueListener]:
+    """The listeners that read ``handler``'s queue: the one logging.config made for it
+    (Python 3.12 sets ``handler.listener``), else those in this process that hold the queue."""
+    made = getattr(handler, "listener", None)
+    if isinstance(made, logging.handlers.QueueListener):
+        return [made]
+    queue = handler.queue
+    return [
+        holder
+        for holder in gc.get_referrers(queue)
+        if isinstance(holder, logging.handlers.QueueListener) and holder.queue is queue
+    ]
+
+
+def running(listener: logging.handlers.QueueListener) -> bool:
+    """Whether the listener's thread is alive (its ``_thread``: the stdlib has no public
+    accessor; None once stopped)."""
+    thread = getattr(listener, "_thread", None)
+    return isinstance(thread, threading.Thread) and thread.is_alive()
+
+
+class _Tap:
+    """Stands in for a listener's ``handle`` while canaries are on its queue: a canary is
+    followed through the listener's handlers; every other record is handled as before."""
+
+    def __init__(self, listener: logging.handlers.QueueListener) -> None:
+        self.listener = listener
+        self.own: Any = vars(listener).get("handle")  # an instance's own override, if any
+        self.pending: dict[Key, Callable[[logging.LogRecord], None]] = {}
+
+    def __call__(self, record: logging.LogRecord) -> None:
+        follow = self.pending.pop(canary_key(record), None) if self.pending else None
+        if follow is not None:
+            follow(record)
+        elif self.own is not None:
+            self.own(record)
+        else:
+            type(self.listener).handle(self.listener, record)
+
+
+def expect(listener: logging.handlers.QueueListener, key: Key, queue_name: str) -> Delivered:
+    """Tap ``listener`` until the canary ``key`` comes through it: the future then holds what
+    each of its handlers did. Call ``forget`` when done waiting, however it ended."""
+    delivered: Delivered = concurrent.futures.Future()
+
+    def follow(record: logging.LogRecord) -> None:
+        record = listener.prepare(record)
+        handlers = list(listener.handlers)
+        prefix = f"{queue_name} > "
+        handled = [
+            offer(handler, name, record, by_level=listener.respect_handler_level)
+            for handler, name in zip(handlers, names(handlers, prefix), strict=True)
+        ]
+        if delivered.set_running_or_notify_cancel():
+            delivered.set_result(handled)
+
+    with _LOCK:
+        tap = vars(listener).get("handle")
+        if not isinstance(tap, _Tap):
+            tap = _Tap(listener)
+            listener.handle = tap  # type: ignore[method-assign]
+        tap.pending[key] = follow
+    return delivered
+
+
+def forget(listener: logging.handlers.QueueListener, key: Key) -> None:
+    """Stop waiting for ``key``; the listener gets its own ``handle`` back once no canary is
+    awaited through it."""
+    with _LOCK:
+        tap = vars(listener).get("handle")
+        if not isinstance(tap, _Tap):
+            return
+        tap.pending.pop(key, None)
+        if tap.pending:
+            return
+        if tap.own is not None:
+            listener.handle = tap.own  # type: ignore[method-assign]
+        else:
+            del listener.handle
