@@ -45,7 +45,10 @@ class InsideSettings:
         if not (math.isfinite(self.timeout_seconds) and self.timeout_seconds > 0):
             raise ValueError(f"timeout_seconds: {self.timeout_seconds!r} is not above 0")
         if self.instance is not None:
-            parse_instance(self.instance)
+            try:
+                parse_instance(self.instance)
+            except ValueError as error:
+                raise ValueError(f"instance: {error}") from None
         if self.canary_key is not None and not (
             MIN_KEY_BYTES <= len(self.canary_key) <= MAX_KEY_BYTES
         ):

@@ -1,0 +1,56 @@
+"""InsideSettings: what the smoke test inside a service takes, each bad value refused by name."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from exporter.checks.logging import LoggingOptions
+from exporter.config import DEFAULT_MESSAGE
+from exporter.inside.core import specs
+from exporter.inside.settings import InsideSettings
+from exporter.plan import CheckSpec
+
+
+def test_the_defaults_are_the_exporter_s_with_the_smoke_test_logger() -> None:
+    settings = InsideSettings()
+    assert (settings.logger, settings.message) == ("smoke_test", DEFAULT_MESSAGE)
+    assert (settings.interval_seconds, settings.timeout_seconds) == (30.0, 2.0)
+    assert specs(settings) == (CheckSpec("logging", "logging", 2.0, LoggingOptions()),)
+
+
+def test_a_config_file_with_no_checks_key_runs_the_logging_check(tmp_path: Path) -> None:
+    config = tmp_path / "smoke.yml"
+    config.write_text("", encoding="utf-8")
+    settings = InsideSettings(config_file=str(config), timeout_seconds=1.5)
+    assert specs(settings) == (CheckSpec("logging", "logging", 1.5, LoggingOptions()),)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"config_file": "a.yml", "checks": ()}, "config_file and checks: give one, not both"),
+        ({"logger": ""}, "logger: the name is empty"),
+        ({"message": ""}, "message: the message is empty"),
+        (
+            {"interval_seconds": -1.0},
+            "interval_seconds: -1.0 is not a number of seconds, 0 or more",
+        ),
+        (
+            {"min_interval_seconds": math.nan},
+            "min_interval_seconds: nan is not a number of seconds, 0 or more",
+        ),
+        ({"timeout_seconds": 0.0}, "timeout_seconds: 0.0 is not above 0"),
+        ({"canary_key": b"short"}, "canary_key: 16 to 4096 bytes"),
+        (
+            {"instance": "two words"},
+            "instance: 'two words' is not an instance name: 1 to 253 printable characters, no spaces",
+        ),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_it(changes: dict[str, object], error: str) -> None:
+    with pytest.raises(ValueError) as raised:  # noqa: PT011 - the text is compared whole below
+        InsideSettings(**changes)  # type: ignore[arg-type]
+    assert str(raised.value) == error
