@@ -24,7 +24,7 @@ from exporter.inside.check import check_type
 from exporter.inside.settings import InsideSettings
 from exporter.plan import CheckSpec
 from exporter.run.check_series import CheckSeries
-from exporter.run.results import Trigger
+from exporter.run.results import Trigger, unknown_excluded
 from exporter.run.run_series import create_run_series
 from exporter.run.runner import Runner
 from exporter.session import SharedSession
@@ -95,11 +95,9 @@ class InsideSmokeTest:
         400 for an ``exclude`` naming no check. health+json when ``accept`` prefers it."""
         runner = self.runner
         excluded = frozenset(exclude)
-        unknown = sorted(excluded - set(runner.checks))
-        if unknown:
-            known = ", ".join(runner.checks)
-            message = f"exclude: no check named {', '.join(unknown)} (checks: {known})"
-            return Reply(400, {"status": 400, "error": "Bad Request", "message": message})
+        problem = unknown_excluded(excluded, runner.checks)
+        if problem is not None:
+            return Reply(400, {"status": 400, "error": "Bad Request", "message": problem})
         async with self._client():
             answer = (await runner.answer()).excluding(excluded)
         status = 200 if answer.result.ok else 503

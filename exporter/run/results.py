@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,6 +112,15 @@ class RunResult:
                 for name, outcome in self.checks.items()
             },
         }
+
+
+def unknown_excluded(excluded: frozenset[str], checks: Iterable[str]) -> str | None:
+    """Why ``?exclude=`` cannot be used when it names a check that does not run; else None."""
+    names = list(checks)
+    unknown = sorted(excluded - set(names))
+    if not unknown:
+        return None
+    return f"exclude: no check named {', '.join(unknown)} (checks: {', '.join(names)})"
 
 
 @dataclass(frozen=True)

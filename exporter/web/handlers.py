@@ -8,7 +8,7 @@ from aiohttp import hdrs, web
 
 from exporter import __version__
 from exporter.run.history import Entry
-from exporter.run.results import RunResult
+from exporter.run.results import RunResult, unknown_excluded
 from exporter.verdict import Status
 from exporter.web import health_json
 from exporter.web.keys import RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
@@ -25,11 +25,9 @@ async def smoke_test(request: web.Request) -> web.Response:
     """
     runner = request.app[RUNNER]
     excluded = frozenset(request.query.getall("exclude", []))
-    unknown = sorted(excluded - set(runner.checks))
-    if unknown:
-        known = ", ".join(runner.checks)
-        message = f"exclude: no check named {', '.join(unknown)} (checks: {known})"
-        return error_response(400, "Bad Request", message, headers=NO_STORE)
+    problem = unknown_excluded(excluded, runner.checks)
+    if problem is not None:
+        return error_response(400, "Bad Request", problem, headers=NO_STORE)
     answer = (await runner.answer()).excluding(excluded)
     status = 200 if answer.result.ok else 503
     if health_json.wants_health_json(request.headers.get(hdrs.ACCEPT, "")):
