@@ -191,3 +191,31 @@ def test_wheel_carries_the_whole_package(dist: Dist) -> None:
     assert {n for n in names if not n.startswith(metadata)} == package
     assert "exporter/py.typed" in package
     assert entry_points == f"[console_scripts]\n{PROG} = exporter.cli:run\n"
+
+
+def test_wheel_offers_fastapi_as_an_extra_only(dist: Dist) -> None:
+    metadata = f"{NAME}-{__version__}.dist-info/METADATA"
+    with zipfile.ZipFile(dist.wheel) as wheel:
+        lines = wheel.read(metadata).decode().splitlines()
+    fastapi = [line for line in lines if line.startswith("Requires-Dist: fastapi")]
+    # The test extra has it too (the tests run the router); the runtime has it in no case.
+    assert fastapi == [
+        'Requires-Dist: fastapi>=0.115; extra == "test"',
+        'Requires-Dist: fastapi>=0.115; extra == "fastapi"',
+    ]
+    assert "Provides-Extra: fastapi" in lines
+
+
+def test_installed_wheel_serves_the_aiohttp_face_without_fastapi(
+    installed: Installed, tmp_path: Path
+) -> None:
+    # The base install has aiohttp; FastAPI is imported by its router's module alone.
+    code = (
+        "import exporter.inside.aiohttp_app\n"
+        "try:\n"
+        "    import exporter.inside.fastapi_router\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error.name)\n"
+    )
+    result = run(installed.venv / "bin" / "python", "-c", code, cwd=tmp_path)
+    assert (result.stdout, result.stderr) == ("fastapi\n", "")
