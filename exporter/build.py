@@ -8,8 +8,8 @@ from typing import Any
 from exporter.checks import CHECK_TYPES
 from exporter.checks.base import CheckDeps, CheckType
 from exporter.plan import CheckSpec, SinkSpec
+from exporter.run.attempts import PlannedCheck
 from exporter.run.check_series import Shape
-from exporter.run.runner import PlannedCheck
 from exporter.sinks import SINK_TYPES, Sink, SinkDeps
 
 
@@ -38,6 +38,12 @@ def build_checks(
         planned[spec.name] = PlannedCheck(
             check_type.build(spec.name, spec.options, deps),
             spec.timeout_seconds,
-            Shape(check_type.reason_values, observes=check_type.unit is not None),
+            Shape(
+                check_type.reason_values,
+                observes=check_type.unit is not None,
+                retries=spec.retries > 0,
+            ),
+            spec.retries,
+            spec.retry_delay_seconds,
         )
     return planned

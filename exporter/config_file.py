@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from exporter.checks import CHECK_TYPES, STORE_TYPES
+from exporter.checks import CHECK_TYPES, NO_RETRIES, STORE_TYPES
 from exporter.checks.logging import LoggingOptions
 from exporter.config import Settings
 from exporter.heartbeat.options import HeartbeatOptions
@@ -19,7 +19,9 @@ from exporter.yamlfile import YamlError, excerpt, kind, read_yaml
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 TOP_KEYS = ("sinks", "checks", "heartbeat")
 SINK_KEYS = ("name", "type")  # besides the type's own options
-CHECK_KEYS = ("name", "type", "timeout")
+CHECK_KEYS = ("name", "type", "timeout", "retries", "retry_delay")
+# The most retries a check may have: each attempt may take the whole timeout.
+MAX_RETRIES = 10
 LOG_FILE_SINK = "file"  # the name --log.file gives its sink
 
 
@@ -152,6 +154,24 @@ def _no_log_file_clash(sinks: tuple[SinkSpec, ...], settings: Settings) -> None:
             raise OptionError(f"sinks[{index}]", "writes where --log.file writes (same file)")
 
 
+def _retries(
+    item: dict[str, Any], type_name: str, where: str, directory: Path
+) -> tuple[int, float]:
+    """A check's ``retries`` and ``retry_delay``; refused for the checks that count canaries."""
+    for key in ("retries", "retry_delay"):
+        if key in item and type_name in NO_RETRIES:
+            raise OptionError(
+                f"{where}.{key}",
+                f"a {type_name} check takes no retries: each run writes one canary, and the "
+                "store checks count each canary once",
+            )
+    retries = convert(int, item.get("retries", 0), f"{where}.retries", directory)
+    if not 0 <= retries <= MAX_RETRIES:
+        raise OptionError(f"{where}.retries", f"{retries} is not 0 to {MAX_RETRIES}")
+    delay = convert(Seconds, item.get("retry_delay", "200ms"), f"{where}.retry_delay", directory)
+    return retries, delay
+
+
 def _checks(value: Any, directory: Path, default_timeout: float) -> tuple[CheckSpec, ...]:
     specs = []
     for where, item, name, type_name in _items(value, "checks"):
@@ -160,8 +180,10 @@ def _checks(value: Any, directory: Path, default_timeout: float) -> tuple[CheckS
         if "timeout" in item:
             timeout = convert(Seconds, item["timeout"], f"{where}.timeout", directory)
         data = {k: v for k, v in item.items() if k not in CHECK_KEYS}
-        options = load_options(check_type.options, data, where, directory, CHECK_KEYS)
-        specs.append(CheckSpec(name, type_name, timeout, options))
+        common = CHECK_KEYS if type_name not in NO_RETRIES else CHECK_KEYS[:3]
+        options = load_options(check_type.options, data, where, directory, common)
+        retries, delay = _retries(item, type_name, where, directory)
+        specs.append(CheckSpec(name, type_name, timeout, options, retries, delay))
     stores = [i for i, spec in enumerate(specs) if spec.type in STORE_TYPES]
     if stores and not any(spec.type == "logging" for spec in specs):
         raise OptionError(

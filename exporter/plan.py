@@ -29,6 +29,8 @@ class CheckSpec:
     type: str
     timeout_seconds: float
     options: Any
+    retries: int = 0  # attempts after a failed one, each with the timeout
+    retry_delay_seconds: float = 0.2
 
 
 @dataclass(frozen=True)

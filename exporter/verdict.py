@@ -27,6 +27,13 @@ class RunnerReason(enum.Enum):
     EXCEPTION = "exception"  # the check raised
 
 
+class RetryReason(enum.Enum):
+    """The reason of a check that failed and passed on a later attempt of the same run: a
+    warning, never ok (exporter.run.attempts)."""
+
+    RETRIED = "retried"
+
+
 @dataclass(frozen=True)
 class Component:
     """The part a check found at fault: a sink, a URL, a path."""

@@ -169,8 +169,9 @@ async def test_a_new_check_and_sink_type_work_end_to_end(
         "logging": {"$ref": "#/components/schemas/LoggingCheck"},
         "toss": {"$ref": "#/components/schemas/CoinCheck"},
     }
+    # Its own reasons, the runner's, and ``retried``: a new type takes retries.
     assert schemas["CoinCheck"]["properties"]["reason"] == {
-        "enum": ["tails", "timeout", "exception", None]
+        "enum": ["tails", "timeout", "exception", "retried", None]
     }
     assert schemas["CoinCheck"]["properties"]["face"] == {"enum": ["heads", "tails"]}
 

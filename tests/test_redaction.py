@@ -33,7 +33,7 @@ from exporter.checks.stores.elasticsearch import hits
 from exporter.heartbeat.options import PingOptions
 from exporter.heartbeat.ping import Ping
 from exporter.heartbeat.sender import HeartbeatError, HeartbeatReason
-from exporter.run.runner import PlannedCheck
+from exporter.run.attempts import PlannedCheck
 from exporter.session import SharedSession
 from exporter.verdict import CheckResult, RunInfo
 from exporter.web.keys import RUNNER

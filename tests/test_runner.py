@@ -13,9 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from exporter.checks import CHECK_TYPES
 from exporter.metrics import create_metrics
+from exporter.run.attempts import PlannedCheck
 from exporter.run.check_series import CheckSeries
 from exporter.run.results import Trigger
-from exporter.run.runner import PlannedCheck, Runner
+from exporter.run.runner import Runner
 from exporter.verdict import Check, CheckResult, Component, RunInfo, RunnerReason, Status
 from exporter.web.keys import RUNNER
 from tests.conftest import CANARY, StartExporter

@@ -22,5 +22,7 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
 }
 # The check types that look for the canary in a store: they need a logging check to write it.
 STORE_TYPES = frozenset({"file", "journal", "loki", "elasticsearch"})
+# The check types that take no retries: one canary a run is what the store checks count.
+NO_RETRIES = frozenset({"logging", *STORE_TYPES})
 
-__all__ = ["CHECK_TYPES", "STORE_TYPES"]
+__all__ = ["CHECK_TYPES", "NO_RETRIES", "STORE_TYPES"]

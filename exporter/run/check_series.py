@@ -4,12 +4,10 @@ the expiry of the certificate it met."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-if TYPE_CHECKING:  # at run time the checks import the log pipeline, which imports the metrics
-    from exporter.verdict import CheckResult
+from exporter.verdict import CheckResult, RunnerReason
 
 P = "smoke_test_check_"
 # The ``status`` label: exporter.checks.Status, by value.
@@ -18,11 +16,16 @@ STATUSES = ("ok", "warn", "fail")
 
 @dataclass(frozen=True)
 class Shape:
-    """What series a check has: its reasons (each a failure series at 0), and whether it
-    observes a value."""
+    """What series a check has: its reasons (each a failure series at 0, and a retry series
+    when it retries), and whether it observes a value."""
 
     reasons: tuple[str, ...]
     observes: bool
+    retries: bool = False
+
+
+# The series of a check that names no reasons of its own: the runner's, and no observed value.
+RUNNER_ONLY = Shape(tuple(r.value for r in RunnerReason), observes=False)
 
 
 class CheckSeries:
@@ -53,6 +56,13 @@ class CheckSeries:
             ["check", "reason"],
             registry=registry,
         )
+        self.retries = Counter(
+            P + "retries",
+            "Failed attempts of the check that were tried again in the same run, by the "
+            "attempt's reason; only for a check with retries.",
+            ["check", "reason"],
+            registry=registry,
+        )
         self.observed = Gauge(
             P + "observed_value",
             "The value the check measured in the last run, in its base unit (docs/"
@@ -72,17 +82,23 @@ class CheckSeries:
         self._certified: set[str] = set()
         # The reasons each check has a failure series for: its shape's, and any other it gave.
         self._reasons: dict[str, set[str]] = {}
+        # The reasons each check has a retry series for.
+        self._retried: dict[str, set[str]] = {}
 
     def add(self, check: str, shape: Shape) -> None:
         """Create the check's series at 0."""
         self._shapes[check] = shape
         self._reasons[check] = set(shape.reasons)
+        if shape.retries:
+            self._retried[check] = set(shape.reasons)
         self.success.labels(check)
         self.duration.labels(check)
         for status in STATUSES:
             self.status.labels(check, status)
         for reason in shape.reasons:
             self.failures.labels(check, reason)
+            if shape.retries:
+                self.retries.labels(check, reason)
         if shape.observes:
             self.observed.labels(check)
 
@@ -95,14 +111,22 @@ class CheckSeries:
             self.status.remove(check, status)
         for reason in self._reasons.pop(check):
             self.failures.remove(check, reason)
+        for reason in self._retried.pop(check, set()):
+            self.retries.remove(check, reason)
         if shape.observes:
             self.observed.remove(check)
         if check in self._certified:
             self._certified.discard(check)
             self.cert_expiry.remove(check)
 
-    def record(self, check: str, result: CheckResult, seconds: float) -> None:
-        """The check's outcome in a finished run."""
+    def record(
+        self, check: str, result: CheckResult, seconds: float, retried: tuple[str, ...] = ()
+    ) -> None:
+        """The check's outcome in a finished run; ``retried``: the reasons of its attempts
+        that failed and were tried again."""
+        for reason in retried:
+            self._retried.setdefault(check, set()).add(reason)
+            self.retries.labels(check, reason).inc()
         self.success.labels(check).set(1 if result.ok else 0)
         self.duration.labels(check).set(seconds)
         for status in STATUSES:

@@ -21,11 +21,35 @@ class Trigger(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One attempt of a check in a run, as the answer lists it when there were more."""
+
+    status: Status
+    reason: str | None
+    error: str | None
+    duration_seconds: float
+
+    def body(self) -> dict[str, Any]:
+        """The attempt's entry in ``attempts``: its status, reason and duration."""
+        return {
+            "status": self.status.value,
+            "reason": self.reason,
+            "duration_seconds": round(self.duration_seconds, 6),
+        }
+
+
+@dataclass(frozen=True)
 class CheckOutcome:
-    """A check's result and how long it took."""
+    """A check's result, how long it took, and its attempts."""
 
     result: CheckResult
     duration_seconds: float
+    attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def retried(self) -> tuple[str, ...]:
+        """The reasons of the attempts that failed and were tried again."""
+        return tuple(a.reason or "" for a in self.attempts[:-1] if a.status is Status.FAIL)
 
     def body(self) -> dict[str, Any]:
         """The check's entry in the response body."""
@@ -35,6 +59,8 @@ class CheckOutcome:
             "duration_seconds": round(self.duration_seconds, 6),
             **result.detail,
         }
+        if len(self.attempts) > 1:
+            body["attempts"] = [attempt.body() for attempt in self.attempts]
         if result.observed is not None:
             body["observed_value"] = result.observed.value
             body["observed_unit"] = result.observed.unit

@@ -8,37 +8,18 @@ import json
 import logging
 import math
 import time
-import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from exporter.run.check_series import CheckSeries, Shape
-from exporter.run.cutoff import CutOff, within
+from exporter.run.attempts import PlannedCheck, attempted
+from exporter.run.check_series import CheckSeries
 from exporter.run.history import Entry, History
-from exporter.run.results import Answer, CheckOutcome, RunResult, Trigger
+from exporter.run.results import Answer, RunResult, Trigger
 from exporter.run.run_series import RunSeries
-from exporter.verdict import Check, CheckResult, RunInfo, RunnerReason, Status
+from exporter.verdict import CheckResult
 
 log = logging.getLogger("exporter.run.runner")
-
-# How Python links an exception to its cause or context, and the most of a chain told.
-CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
-CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n"
-MAX_CHAIN = 20
-
-# The series of a check that names no reasons of its own: the runner's, and no observed value.
-RUNNER_ONLY = Shape(tuple(r.value for r in RunnerReason), observes=False)
-
-
-@dataclass(frozen=True)
-class PlannedCheck:
-    """A built check and the time the runner gives it."""
-
-    check: Check
-    timeout_seconds: float
-    shape: Shape = RUNNER_ONLY
 
 
 class Runner:
@@ -145,7 +126,7 @@ class Runner:
         t0 = time.perf_counter()
         checks = self._checks
         outcomes = await asyncio.gather(
-            *(self._check(planned, run_id, trigger) for planned in checks.values())
+            *(attempted(planned, run_id, trigger) for planned in checks.values())
         )
         result = RunResult(
             run_id=run_id,
@@ -160,22 +141,6 @@ class Runner:
         self._last_finished = time.monotonic()
         return result
 
-    @staticmethod
-    async def _check(planned: PlannedCheck, run_id: str, trigger: Trigger) -> CheckOutcome:
-        """One check, cut off at its timeout; what it raises is its failure."""
-        t0 = time.perf_counter()
-        timeout = planned.timeout_seconds
-        deadline = asyncio.get_running_loop().time() + timeout
-        run = RunInfo(run_id, trigger.value, deadline, timeout)
-        try:
-            result = await within(planned.check(run), deadline)
-        except CutOff:
-            error_text = f"no result within {timeout:g}s"
-            result = CheckResult(Status.FAIL, RunnerReason.TIMEOUT, error_text)
-        except Exception as error:  # noqa: BLE001 - a broken check is a failed check
-            result = _raised(error, run_id)
-        return CheckOutcome(result, time.perf_counter() - t0)
-
     def _record(self, result: RunResult) -> None:
         m, now, trigger = self._metrics, time.time(), result.trigger.value
         m.runs.labels(trigger).inc()
@@ -183,7 +148,7 @@ class Runner:
         m.last_run.set(now)
         m.success.set(1 if result.ok else 0)
         for name, outcome in result.checks.items():
-            self._series.record(name, outcome.result, outcome.duration_seconds)
+            self._series.record(name, outcome.result, outcome.duration_seconds, outcome.retried)
         self.last = result
         self.history.add(
             Entry(
@@ -205,41 +170,6 @@ class Runner:
         else:
             m.failures.labels(trigger).inc()
             log.warning(result.message, extra=ids)
-
-
-def _raised(error: Exception, run_id: str) -> CheckResult:
-    """A check that raised, named by its exception's type alone in the answer and the log's
-    traceback: its text may quote a header, a token or a server's answer, never shown."""
-    kind = type(error).__name__
-    if log.isEnabledFor(logging.ERROR):
-        fn, lno, func, _ = log.findCaller()
-        extra = {"run_id": run_id}
-        record = log.makeRecord(
-            log.name, logging.ERROR, fn, lno, "Check raised %s", (kind,), None, func, extra
-        )
-        record.exc_text = _traceback(error)  # what formatters print as the traceback
-        log.handle(record)
-    return CheckResult(Status.FAIL, RunnerReason.EXCEPTION, f"check raised {kind}")
-
-
-def _traceback(error: BaseException) -> str:
-    """``error``'s traceback, and those of its causes and contexts, as Python prints them, but
-    with each exception named by its type and none of its text."""
-    told: list[str] = []
-    current: BaseException | None = error
-    while current is not None and len(told) < MAX_CHAIN:
-        kind, frames = type(current), "".join(traceback.format_tb(current.__traceback__))
-        module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
-        told.append(f"Traceback (most recent call last):\n{frames}{module}{kind.__qualname__}")
-        if current.__cause__ is not None:
-            told.append(CAUSE)
-            current = current.__cause__
-        elif current.__context__ is not None and not current.__suppress_context__:
-            told.append(CONTEXT)
-            current = current.__context__
-        else:
-            break
-    return "\n".join(reversed(told))
 
 
 def _brief(result: CheckResult) -> dict[str, str]:

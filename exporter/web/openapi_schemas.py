@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.checks import CHECK_TYPES
+from exporter.checks import CHECK_TYPES, NO_RETRIES
 from exporter.checks.base import CheckType
 from exporter.run.history import HISTORY_SIZE
 from exporter.run.results import Trigger
-from exporter.verdict import Status
+from exporter.verdict import RetryReason, Status
 from exporter.web.operations import Schema, ref
 
 
@@ -53,9 +53,29 @@ def check_schema_name(type_name: str) -> str:
     return "".join(part.capitalize() for part in type_name.split("_")) + "Check"
 
 
-def _check_schema(check_type: CheckType[object], seconds: Schema) -> Schema:
-    """A check's entry in the answer: the fields every check has, and its type's own."""
+def _check_schema(check_type: CheckType[object], seconds: Schema, retries: bool) -> Schema:
+    """A check's entry in the answer: the fields every check has, and its type's own; a type
+    that takes retries may warn ``retried`` and list its attempts."""
     reasons = list(check_type.reason_values)
+    retried: Schema = {}
+    if retries:
+        reasons.append(RetryReason.RETRIED.value)
+        attempt = _closed(
+            {
+                "status": {"enum": [s.value for s in Status]},
+                "reason": {"enum": [*reasons, None]},
+                "duration_seconds": seconds,
+            },
+            description="One attempt of the check in this run.",
+        )
+        retried = {
+            "attempts": {
+                "type": "array",
+                "minItems": 2,
+                "items": attempt,
+                "description": "Each attempt, when the check was tried more than once.",
+            }
+        }
     common: Schema = {
         "status": {"enum": [status.value for status in Status]},
         "duration_seconds": seconds,
@@ -69,7 +89,7 @@ def _check_schema(check_type: CheckType[object], seconds: Schema) -> Schema:
             "description": "Named by ?exclude=: shown, but it did not decide the status.",
         },
     }
-    properties = {**common, **check_type.detail_schema}
+    properties = {**common, **retried, **check_type.detail_schema}
     optional = [name for name in properties if name not in ("status", "duration_seconds")]
     return _closed(
         properties,
@@ -91,7 +111,7 @@ def component_schemas(checks: dict[str, str]) -> dict[str, Schema]:
     entries = {name: ref(check_schema_name(type_name)) for name, type_name in checks.items()}
     runs = {"type": "array", "maxItems": HISTORY_SIZE}
     per_type: dict[str, Schema] = {
-        check_schema_name(name): _check_schema(check_type, seconds)
+        check_schema_name(name): _check_schema(check_type, seconds, name not in NO_RETRIES)
         for name, check_type in CHECK_TYPES.items()
     }
     per_type["CheckName"] = {"enum": list(checks), "description": "A configured check."}
