@@ -150,7 +150,8 @@ class SharedSession:
         next run: each run proves that the service takes a connection and a TLS handshake, and
         reads the certificate it presents now."""
         connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, force_close=True)
-        self._session = aiohttp.ClientSession(connector=connector)
+        # A dropped connection fails the check: aiohttp's own retry would hide it.
+        self._session = _no_blind_retry(aiohttp.ClientSession(connector=connector))
         self._kept = KeptSession(HTTP_CONNECTIONS, KEEP_SECONDS)
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from exporter.session import KeptSession, plain, read_body, unanswered
+from exporter.session import KeptSession, SharedSession, plain, read_body, unanswered
 from tests.standins.balancer import Balancer, Drop
 from tests.support.http_check import BAD_CHUNKS, CHUNKED_HEAD, split_answer
 from tests.wait import until
@@ -237,3 +237,21 @@ async def test_a_kept_connection_reset_after_its_answer_leaves_no_unretrieved_er
         await server.wait_closed()
         loop.set_exception_handler(None)
     assert reported == []
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "reset"])
+async def test_the_checks_session_asks_once_when_a_connection_is_dropped(
+    upstream: Upstream, balancer: Balancer, reset: bool
+) -> None:
+    shared = SharedSession()
+    await shared.open()
+    balancer.drop, balancer.reset = Drop.NEW, reset
+    try:
+        with pytest.raises(aiohttp.ClientOSError if reset else aiohttp.ServerDisconnectedError):
+            async with shared.session.get(balancer.url):
+                pass
+    finally:
+        await shared.close()
+    # aiohttp's own retry would have asked again on a second connection, and passed.
+    assert (balancer.connections, balancer.dropped) == (1, 1)
+    assert upstream.requests == []
