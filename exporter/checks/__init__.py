@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.checks import disk, http, logging, tcp
+from exporter.checks import disk, http, logging, tcp, websocket
 from exporter.checks.base import CheckType
 from exporter.checks.stores import elasticsearch, journal, loki
 from exporter.checks.stores import file as file_store
@@ -15,6 +15,7 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "disk": disk.TYPE,
     "tcp": tcp.TYPE,
     "http": http.TYPE,
+    "websocket": websocket.TYPE,
     "file": file_store.TYPE,
     "journal": journal.TYPE,
     "loki": loki.TYPE,
