@@ -1,5 +1,5 @@
-"""The ``tls`` block the http and tcp checks share: the client's SSL context, and when the
-server's certificate expires."""
+"""The ``tls`` block the http, tcp, websocket and grpc checks share: the client's SSL context,
+and when the server's certificate expires."""
 
 from __future__ import annotations
 
