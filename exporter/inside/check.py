@@ -60,6 +60,7 @@ class _Trail:
     waits: list[tuple[int, logging.handlers.QueueListener, Delivered]] = field(default_factory=list)
     current: str | None = None  # the handler being offered the canary now
     done: bool = False
+    followed: set[str] = field(default_factory=set)  # the queues whose listener delivered it
 
 
 class HostLoggingCheck:
@@ -77,9 +78,8 @@ class HostLoggingCheck:
         if dropped is not None:
             return _dropped(self._logger, dropped)
         if self._busy is not None and not self._busy.done:
-            stuck = self._busy.current or "a handler"
-            text = f"{stuck} has not returned from writing an earlier canary"
-            return _failed(self._logger, [], HostReason.TIMEOUT, text, stuck)
+            what = "has not returned from writing an earlier canary"
+            return _stuck(self._logger, [], self._busy.current, what)
         canary = self._canaries.write(run.run_id)
         fn, lno, func, _ = logger.findCaller()
         extra = {
@@ -97,14 +97,16 @@ class HostLoggingCheck:
         wait = max(0.0, run.own_deadline - loop.time())
         key = canary_key(record)
         written = loop.run_in_executor(None, _send, logger, record, trail, key)
+        # Timed out, or the run cut off: the listeners it tapped are let go once it returns.
         try:
             await asyncio.wait_for(asyncio.shield(written), wait)
-        except TimeoutError:
-            # The listeners it has tapped are let go once the write returns.
+        except asyncio.CancelledError:
             written.add_done_callback(lambda _: _forget_all(trail, key))
-            stuck = trail.current or "a handler"
-            text = f"{stuck} did not return within {run.timeout_seconds:g}s"
-            return _failed(self._logger, trail.handled, HostReason.TIMEOUT, text, stuck)
+            raise
+        except TimeoutError:
+            written.add_done_callback(lambda _: _forget_all(trail, key))
+            what = f"did not return within {run.timeout_seconds:g}s"
+            return _stuck(self._logger, list(trail.handled), trail.current, what)
         finally:
             if trail.done:
                 self._busy = None
@@ -161,6 +163,7 @@ async def _delivered(
         wait = max(0.0, run.own_deadline - loop.time())
         try:
             added[index] = await asyncio.wait_for(asyncio.wrap_future(delivered, loop=loop), wait)
+            trail.followed.add(entry.name)
         except TimeoutError:
             why = "" if running(listener) else " (its thread is not running)"
             text = (
@@ -182,10 +185,15 @@ def _verdict(logger: str, trail: _Trail) -> CheckResult:
         if entry.state is State.FAIL:
             assert entry.reason is not None
             return _failed(logger, handled, entry.reason, entry.error, entry.name)
-    if not any(entry.state is State.OK for entry in handled):
+    # A queue its listener delivered from wrote nothing itself: its listener's handlers did.
+    if not any(e.state is State.OK and e.name not in trail.followed for e in handled):
         refused = [entry for entry in handled if entry.state is State.FILTERED]
         if refused:
             return _failed(logger, handled, HostReason.FILTERED, refused[0].error, refused[0].name)
+        queues = [entry.name for entry in handled if entry.name in trail.followed]
+        if queues:
+            text = f"no handler of the QueueListener behind {queues[0]} writes the record"
+            return _failed(logger, handled, HostReason.NO_HANDLER, text, queues[0])
         text = (
             f"no handler took the record: logger {logger} and its parents have "
             + ("only a NullHandler" if handled else "none")
@@ -202,13 +210,17 @@ def _detail(logger: str, handled: list[Handled]) -> dict[str, object]:
 
 
 def _parts(handled: list[Handled]) -> dict[str, Part]:
-    took = (entry for entry in handled if entry.state in (State.OK, State.FAIL))
-    return {
-        entry.name: Part(
-            Status.OK if entry.state is State.OK else Status.FAIL, entry.seconds, entry.error
-        )
-        for entry in took
-    }
+    took = {State.OK: Status.OK, State.FAIL: Status.FAIL}  # the handlers that took the record
+    return {e.name: Part(took[e.state], e.seconds, e.error) for e in handled if e.state in took}
+
+
+def _stuck(logger: str, handled: list[Handled], stuck: str | None, what: str) -> CheckResult:
+    """A timeout naming the handler whose write has not returned, listed as failed."""
+    if stuck is None:  # no handler offered it yet: a logger's filter, or no thread to write
+        return _failed(logger, handled, HostReason.TIMEOUT, f"logger {logger} {what}", None)
+    text = f"{stuck} {what}"
+    handled = [*handled, Handled(stuck, State.FAIL, HostReason.TIMEOUT, text)]
+    return _failed(logger, handled, HostReason.TIMEOUT, text, stuck)
 
 
 def _failed(
@@ -231,11 +243,5 @@ def _failed(
 
 
 def _dropped(logger: str, dropped: Dropped) -> CheckResult:
-    return CheckResult(
-        Status.FAIL,
-        reason=HostReason.FILTERED,
-        error=dropped.error,
-        component=Component("logger", dropped.logger),
-        detail={"logger": logger, "handlers": {}},
-        measurement="delivery",
-    )
+    result = _failed(logger, [], HostReason.FILTERED, dropped.error, None)
+    return replace(result, component=Component("logger", dropped.logger))

@@ -146,8 +146,11 @@ def offer(
     if watch.errors:
         text = f"{name} failed to write it: {_error_text(watch.errors[0])}"
         return Handled(name, State.FAIL, HostReason.HANDLER_ERROR, text, seconds)
-    if before is not None and watch.line is not None:
-        problem = read_back(handler, before, watch.line)
+    if before is not None:
+        # One that formatted nothing is read back for the bare message: a closed FileHandler
+        # in mode "w" takes every record and writes none (https://bugs.python.org/issue42378).
+        line = record.getMessage() if watch.line is None else watch.line
+        problem = read_back(handler, before, line)
         if problem is not None:
             return Handled(name, State.FAIL, HostReason.VERIFY, f"{name}: {problem}", seconds)
     return Handled(name, State.OK, seconds=seconds)

@@ -32,11 +32,16 @@ def listeners_of(handler: logging.handlers.QueueHandler) -> list[logging.handler
     if isinstance(made, logging.handlers.QueueListener):
         return [made]
     queue = handler.queue
-    return [
-        holder
-        for holder in gc.get_referrers(queue)
-        if isinstance(holder, logging.handlers.QueueListener) and holder.queue is queue
-    ]
+    holders = gc.get_referrers(queue)
+    # A listener holds the queue itself, or through its __dict__ once CPython has made one
+    # for it (vars(listener) does, so does setting an attribute it did not have: expect's tap).
+    dicts = [holder for holder in holders if isinstance(holder, dict)]
+    found: list[logging.handlers.QueueListener] = []
+    for holder in [*holders, *(gc.get_referrers(*dicts) if dicts else [])]:
+        listens = isinstance(holder, logging.handlers.QueueListener) and holder.queue is queue
+        if listens and holder not in found:
+            found.append(holder)
+    return found
 
 
 def running(listener: logging.handlers.QueueListener) -> bool:
@@ -53,10 +58,13 @@ class _Tap:
     def __init__(self, listener: logging.handlers.QueueListener) -> None:
         self.listener = listener
         self.own: Any = vars(listener).get("handle")  # an instance's own override, if any
-        self.pending: dict[Key, Callable[[logging.LogRecord], None]] = {}
+        # Each canary's followers, first queued first: two QueueHandlers on one queue each put
+        # a copy of it there, and each copy is followed for the handler that queued it.
+        self.pending: dict[Key, list[Callable[[logging.LogRecord], None]]] = {}
 
     def __call__(self, record: logging.LogRecord) -> None:
-        follow = self.pending.pop(canary_key(record), None) if self.pending else None
+        awaited = self.pending.get(canary_key(record)) if self.pending else None
+        follow = awaited.pop(0) if awaited else None  # only this thread takes from the list
         if follow is not None:
             follow(record)
         elif self.own is not None:
@@ -86,13 +94,13 @@ def expect(listener: logging.handlers.QueueListener, key: Key, queue_name: str) 
         if not isinstance(tap, _Tap):
             tap = _Tap(listener)
             listener.handle = tap  # type: ignore[method-assign]
-        tap.pending[key] = follow
+        tap.pending.setdefault(key, []).append(follow)
     return delivered
 
 
 def forget(listener: logging.handlers.QueueListener, key: Key) -> None:
-    """Stop waiting for ``key``; the listener gets its own ``handle`` back once no canary is
-    awaited through it."""
+    """Stop waiting for ``key`` (every copy of it); the listener gets its own ``handle`` back
+    once no canary is awaited through it."""
     with _LOCK:
         tap = vars(listener).get("handle")
         if not isinstance(tap, _Tap):
