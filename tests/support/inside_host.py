@@ -146,7 +146,9 @@ def fastapi_service(settings: InsideSettings, logs: HostLogging) -> FastAPI:
     app = FastAPI(title="PetSage")
 
     @app.middleware("http")
-    async def x_host(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def x_host(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         response.headers[HOST_HEADER[0]] = HOST_HEADER[1]
         return response
