@@ -38,7 +38,8 @@ lint: $(VENV)/.installed-test
 # measures blackbox_exporter); rsyslogd and the journal's remote and gateway daemons for the
 # canary's end-to-end chains (systemd-socket-activate gives gatewayd a port of our choosing);
 # the Pushgateway for the heartbeat; stress-ng for `make test-repeat` under CPU contention;
-# systemd-analyze to verify the systemd unit and rate its exposure.
+# systemd-analyze to verify the systemd unit and rate its exposure; dnsmasq, the dns check's
+# server (started by its tests in the foreground on a free loopback port).
 # Debian's packages start no daemon in a container.
 TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
   prometheus-alertmanager:prometheus-alertmanager wrk:wrk \
@@ -46,7 +47,7 @@ TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanage
   /lib/systemd/systemd-journal-remote:systemd-journal-remote \
   /lib/systemd/systemd-journal-gatewayd:systemd-journal-remote \
   systemd-socket-activate:systemd prometheus-pushgateway:prometheus-pushgateway \
-  stress-ng:stress-ng systemd-analyze:systemd
+  stress-ng:stress-ng systemd-analyze:systemd /usr/sbin/dnsmasq:dnsmasq
 tools:
 	@missing=; for t in $(TOOLS); do \
 	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \

@@ -99,7 +99,7 @@ def test_every_example_config_passes_config_check(
         ("config OK: 2 sinks, 2 checks\n", ""),
         ("config OK: 2 sinks, 2 checks\n", ""),
         ("config OK: 1 sinks, 2 checks\n", ""),
-        ("config OK: 3 sinks, 7 checks\n", ""),
+        ("config OK: 3 sinks, 8 checks\n", ""),
     ]
     assert served.calls == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.checks import disk, grpc, http, logging, tcp, websocket
+from exporter.checks import disk, dns, grpc, http, logging, tcp, websocket
 from exporter.checks.base import CheckType
 from exporter.checks.stores import elasticsearch, journal, loki
 from exporter.checks.stores import file as file_store
@@ -17,6 +17,7 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = {
     "http": http.TYPE,
     "websocket": websocket.TYPE,
     "grpc": grpc.TYPE,
+    "dns": dns.TYPE,
     "file": file_store.TYPE,
     "journal": journal.TYPE,
     "loki": loki.TYPE,
