@@ -18,7 +18,11 @@ from prometheus_client import CollectorRegistry
 
 from exporter import server as exporter_server
 from exporter.app import create_app, runner_options
+from exporter.checks.base import CheckDeps
+from exporter.checks.canaries import CanaryLedger
+from exporter.checks.stores.registry import Stores
 from exporter.config import Settings
+from exporter.session import SharedSession
 from exporter.web.keys import RUNNER
 from exporter.webconfig.load import load_web_config
 from tests.wait import DEADLINE, POLL
@@ -158,3 +162,14 @@ def served(monkeypatch: pytest.MonkeyPatch) -> FakeServe:
     fake = FakeServe(code=0, calls=[])
     monkeypatch.setattr(exporter_server, "serve", fake)
     return fake
+
+
+@pytest.fixture
+async def deps() -> AsyncIterator[CheckDeps]:
+    """What a check is built with, as the app gives it: the HTTP client open for the test."""
+    shared = SharedSession()
+    await shared.open()
+    registry = CollectorRegistry()
+    ledger = CanaryLedger("test")
+    yield CheckDeps(None, shared, registry, ledger, Stores(registry, ledger))
+    await shared.close()

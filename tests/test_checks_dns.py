@@ -29,7 +29,8 @@ from exporter.checks.dns_options import (
 from exporter.checks.stores.registry import Stores
 from exporter.options import Invalid, OptionError, Seconds, load_options
 from exporter.session import SharedSession
-from exporter.verdict import CheckResult, Component, RunInfo, Status
+from exporter.verdict import CheckResult, Component, Status
+from tests.support.check_runs import run
 from tests.support.dnsmasq import ZONE, Dnsmasq, dnsmasq
 from tests.support.sockets import refused_port
 
@@ -50,11 +51,6 @@ RECORDS = [
     *(f"--host-record=many.{ZONE},192.0.2.{i}" for i in range(100, 112)),
 ]
 ALSO = ("name", "type", "timeout")
-
-
-def run(timeout: float = 1.0) -> RunInfo:
-    loop = asyncio.get_running_loop()
-    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
 
 
 def options(data: dict[str, Any], directory: Path = Path(".")) -> DnsOptions:

@@ -16,18 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from exporter.checks.base import CheckDeps
-from exporter.checks.canaries import CanaryLedger
 from exporter.checks.grpc import TYPE
 from exporter.checks.grpc_failure import GrpcReason
 from exporter.checks.grpc_options import GrpcOptions
-from exporter.checks.stores.registry import Stores
 from exporter.options import OptionError, Seconds, load_options
-from exporter.session import SharedSession
-from exporter.verdict import Check, CheckResult, Component, RunInfo, Status
+from exporter.verdict import Check, CheckResult, Component, Status
 from tests.certs import CA
+from tests.support.check_runs import run
 from tests.support.grpc_server import (
     NOT_SERVING,
     SERVICE_UNKNOWN,
@@ -44,21 +41,6 @@ ALSO = ("name", "type", "timeout")
 TOKEN = "s3cret-token-of-the-probe"
 OK_DETAIL = {"grpc_status": "OK", "serving_status": "SERVING"}
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(timeout: float = 1.0) -> RunInfo:
-    loop = asyncio.get_running_loop()
-    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
-
-
-@pytest.fixture
-async def deps() -> AsyncIterator[CheckDeps]:
-    shared = SharedSession()
-    await shared.open()
-    registry = CollectorRegistry()
-    ledger = CanaryLedger("test")
-    yield CheckDeps(None, shared, registry, ledger, Stores(registry, ledger))
-    await shared.close()
 
 
 @pytest.fixture

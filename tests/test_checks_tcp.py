@@ -16,16 +16,12 @@ import pytest
 from exporter.checks.tcp import TcpCheck, TcpOptions, TcpReason
 from exporter.checks.tls import TlsOptions
 from exporter.options import Seconds
-from exporter.verdict import Component, RunInfo, Status
+from exporter.verdict import Component, Status
 from tests.certs import CA
 from tests.conftest import StartExporter
+from tests.support.check_runs import run
 from tests.support.config_files import refused
 from tests.support.sockets import refused_port
-
-
-def run(timeout: float = 1.0) -> RunInfo:
-    loop = asyncio.get_running_loop()
-    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
 
 
 @contextlib.asynccontextmanager

@@ -12,18 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from exporter.checks.base import CheckDeps
-from exporter.checks.canaries import CanaryLedger
-from exporter.checks.stores.registry import Stores
 from exporter.checks.websocket import TYPE
 from exporter.checks.websocket_failure import MAX_MESSAGE_BYTES, WebSocketReason
 from exporter.checks.websocket_options import WebSocketOptions
 from exporter.options import OptionError, Seconds, load_options
-from exporter.session import SharedSession
-from exporter.verdict import Check, CheckResult, Component, RunInfo, Status
+from exporter.verdict import Check, CheckResult, Component, Status
 from tests.certs import CA
+from tests.support.check_runs import run
 from tests.support.http_check import serving
 from tests.support.sockets import refused_port
 from tests.support.ws_server import GOING_AWAY_REASON, Mode, WsServer, ws_server
@@ -31,21 +28,6 @@ from tests.wait import until
 
 ALSO = ("name", "type", "timeout")
 TOKEN = "s3cret-token-of-the-probe"
-
-
-def run(timeout: float = 1.0) -> RunInfo:
-    loop = asyncio.get_running_loop()
-    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
-
-
-@pytest.fixture
-async def deps() -> AsyncIterator[CheckDeps]:
-    shared = SharedSession()
-    await shared.open()
-    registry = CollectorRegistry()
-    ledger = CanaryLedger("test")
-    yield CheckDeps(None, shared, registry, ledger, Stores(registry, ledger))
-    await shared.close()
 
 
 @pytest.fixture

@@ -18,15 +18,10 @@ from aiohttp import web
 from exporter.checks.http import HttpCheck
 from exporter.checks.http_options import HttpOptions
 from exporter.session import SharedSession
-from exporter.verdict import RunInfo
 from tests.certs import CA
+from tests.support.check_runs import run
 
 HEALTH = {"status": "up", "checks": {"db": "ok", "replicas": [1, 2]}, "ready": True, "load": 1}
-
-
-def run(timeout: float = 1.0) -> RunInfo:
-    loop = asyncio.get_running_loop()
-    return RunInfo("r" * 32, "http", loop.time() + timeout, timeout)
 
 
 async def health(request: web.Request) -> web.Response:
