@@ -20,7 +20,8 @@ from exporter.session import SharedSession
 from exporter.verdict import Component, Status
 from tests.certs import CA
 from tests.support import http_check as support
-from tests.support.http_check import HEALTH, check, run, server, serving
+from tests.support.check_runs import run
+from tests.support.http_check import HEALTH, check, server, serving
 
 # The fixtures these tests share, by the names the tests ask for.
 http = support.http

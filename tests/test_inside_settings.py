@@ -46,7 +46,8 @@ def test_a_config_file_with_no_checks_key_runs_the_logging_check(tmp_path: Path)
         ({"canary_key": b"short"}, "canary_key: 16 to 4096 bytes"),
         (
             {"instance": "two words"},
-            "instance: 'two words' is not an instance name: 1 to 253 printable characters, no spaces",
+            "instance: 'two words' is not an instance name: 1 to 253 printable characters, "
+            "no spaces",
         ),
     ],
 )
