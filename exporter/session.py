@@ -155,12 +155,14 @@ class SharedSession:
         self._kept = KeptSession(HTTP_CONNECTIONS, KEEP_SECONDS)
 
     async def close(self) -> None:
-        """Close the sessions and their connections."""
-        if self._session is not None:
-            await self._session.close()
-        if self._kept is not None:
-            await self._kept.close()
+        """Close the sessions and their connections. They are let go of first: an ``open``
+        while they close makes new ones, which this close leaves alone."""
+        session, kept = self._session, self._kept
         self._session, self._kept = None, None
+        if session is not None:
+            await session.close()
+        if kept is not None:
+            await kept.close()
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

@@ -41,7 +41,7 @@ from tests.support.host_logging import (
     to_devnull,
     verdict,
 )
-from tests.wait import DEADLINE
+from tests.wait import DEADLINE, until
 
 LINE = f"{CANARY_MESSAGE}\n"
 LAST_RESORT = ", so Python's last resort gets it (stderr, WARNING and above only)"
@@ -293,9 +293,7 @@ async def test_a_file_handler_that_opens_its_file_on_the_first_line_passes(
 async def test_a_blocked_handler_times_out_then_fails_at_once_until_it_returns(
     host: Host,
 ) -> None:
-    # One worker thread: a call queued behind the blocked write runs once that write returned.
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
     stream = io.StringIO()
     blocking = Blocking()
     host.logger(logging.StreamHandler(stream), blocking)
@@ -310,14 +308,12 @@ async def test_a_blocked_handler_times_out_then_fails_at_once_until_it_returns(
     assert elapsed < 0.3
     assert host.canaries.last_seq == 1  # no second canary was sent
     blocking.gate.set()
-    await loop.run_in_executor(None, lambda: None)
+    await until(lambda: not sending(), "the blocked send returned")
     assert verdict(await host.run()) == passed({"StreamHandler": "ok", "Blocking": "ok"})
     assert stream.getvalue() == LINE * 2
 
 
 async def test_a_blocked_logger_filter_times_out_naming_the_logger(host: Host) -> None:
-    loop = asyncio.get_running_loop()
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
     gate = threading.Event()
 
     def waiting(record: logging.LogRecord) -> bool:
@@ -329,8 +325,28 @@ async def test_a_blocked_logger_filter_times_out_naming_the_logger(host: Host) -
         assert verdict(await host.run(0.3)) == failed("timeout", error, {}, None)
     finally:
         gate.set()
-    await loop.run_in_executor(None, lambda: None)
+    await until(lambda: not sending(), "the blocked send returned")
     assert verdict(await host.run()) == passed({"StreamHandler": "ok"})
+
+
+def sending() -> bool:
+    """Whether a canary's send thread is still running."""
+    return any(thread.name == "smoke-test-canary" for thread in threading.enumerate())
+
+
+async def test_the_send_does_not_wait_for_the_service_s_own_executor(host: Host) -> None:
+    # The service's default executor is busy with its own blocking work: the canary does not
+    # queue behind it.
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
+    gate = threading.Event()
+    busy = loop.run_in_executor(None, gate.wait, DEADLINE)
+    host.logger(logging.StreamHandler(io.StringIO()))
+    try:
+        assert verdict(await host.run(0.3)) == passed({"StreamHandler": "ok"})
+    finally:
+        gate.set()
+        await busy
 
 
 async def test_handlers_of_one_name_are_numbered(host: Host) -> None:
@@ -377,3 +393,19 @@ async def test_the_check_type_builds_the_check_on_the_named_logger(host: Host) -
     result = await check(RunInfo("run-9", "schedule", loop.time() + 5.0, 5.0))
     assert result.detail == {"logger": LOGGER, "handlers": {"StreamHandler": "ok"}}
     assert canaries.last_seq == 1
+
+
+async def test_a_memory_handler_holding_the_canary_in_its_buffer_is_not_confirmed(
+    tmp_path: Path, host: Host
+) -> None:
+    path = tmp_path / "app.log"
+    target = host.handler(logging.FileHandler(path))
+    buffering = logging.handlers.MemoryHandler(1000, logging.ERROR, target, flushOnClose=False)
+    host.logger(buffering)
+    error = "MemoryHandler holds it in its buffer, written only when the buffer is flushed"
+    handlers = {"MemoryHandler": "fail"}
+    assert verdict(await host.run()) == failed("timeout", error, handlers, "MemoryHandler")
+    assert path.read_text() == ""
+    buffering.flushLevel = logging.INFO  # now the canary is flushed to the file as it comes
+    assert verdict(await host.run()) == passed({"MemoryHandler": "ok"})
+    assert path.read_text().splitlines() == [CANARY_MESSAGE] * 2

@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import logging.handlers
+import multiprocessing
 import queue
 import threading
 from collections.abc import Iterator
@@ -225,12 +226,14 @@ async def test_a_full_queue_fails_the_handler(
     assert "handle" not in vars(listener)
 
 
-async def test_a_queue_with_no_listener_in_the_process_is_confirmed_by_its_enqueue(
+async def test_an_in_process_queue_that_no_listener_reads_fails_as_undelivered(
     host: Host,
 ) -> None:
     on: Queue = queue.Queue()
     host.logger(logging.handlers.QueueHandler(on))
-    assert verdict(await host.run()) == passed({"QueueHandler": "ok"})
+    error = "QueueHandler: no QueueListener in this process reads its queue, so nothing delivers it"
+    handlers = {"QueueHandler": "fail"}
+    assert verdict(await host.run()) == failed("timeout", error, handlers, "QueueHandler")
     queued = on.get_nowait()
     assert (queued.msg, queued.run_id, queued.seq, queued.instance) == (
         CANARY_MESSAGE,
@@ -310,3 +313,34 @@ async def test_a_run_cut_off_while_a_write_blocks_leaves_no_tap_once_it_returns(
     await until(lambda: _lines(path) == [CANARY_MESSAGE], "the listener wrote the canary")
     blocking.gate.set()
     await until(lambda: "handle" not in vars(listener), "the tap taken off the listener")
+
+
+async def test_a_multiprocessing_queue_is_confirmed_by_its_enqueue(host: Host) -> None:
+    # Another process may read it: nothing in this one can follow the canary further.
+    on = multiprocessing.get_context("spawn").Queue()
+    try:
+        host.logger(logging.handlers.QueueHandler(on))
+        assert verdict(await host.run()) == passed({"QueueHandler": "ok"})
+        queued = on.get(timeout=DEADLINE)
+        assert (queued.msg, queued.seq) == (CANARY_MESSAGE, 1)
+    finally:
+        on.close()
+        on.join_thread()
+
+
+async def test_a_stopped_listener_beside_a_running_one_on_the_queue_does_not_fail_it(
+    tmp_path: Path, host: Host
+) -> None:
+    # The service kept its old listener, stopped, and started a new one on the same queue.
+    on: Queue = queue.Queue()
+    path = tmp_path / "app.log"
+    old = host.listener(on, logging.FileHandler(path))
+    old.stop()
+    new = host.listener(on, logging.FileHandler(path))
+    host.logger(logging.handlers.QueueHandler(on))
+    for run in (1, 2):
+        assert verdict(await host.run(0.5)) == passed(
+            {"QueueHandler": "ok", f"QueueHandler > FileHandler {path}": "ok"}
+        )
+        assert _lines(path) == [CANARY_MESSAGE] * run
+    assert ("handle" in vars(old), "handle" in vars(new)) == (False, False)

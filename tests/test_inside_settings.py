@@ -33,6 +33,11 @@ def test_a_config_file_with_no_checks_key_runs_the_logging_check(tmp_path: Path)
     [
         ({"config_file": "a.yml", "checks": ()}, "config_file and checks: give one, not both"),
         ({"logger": ""}, "logger: the name is empty"),
+        (
+            {"checks": (CheckSpec("logging", "logging", 1.0, LoggingOptions(), retries=1),)},
+            "checks[0].retries: a logging check takes no retries: each run writes one canary, "
+            "and the store checks count each canary once",
+        ),
         ({"message": ""}, "message: the message is empty"),
         (
             {"interval_seconds": -1.0},

@@ -38,7 +38,11 @@ def test_each_handler_is_named_by_its_class_and_target(
         logging.StreamHandler(sys.__stderr__): "StreamHandler <stderr>",
         logging.StreamHandler(io.StringIO()): "StreamHandler",
         syslog: "SysLogHandler 127.0.0.1:514",
-        logging.handlers.HTTPHandler("127.0.0.1:8080", "/log"): "HTTPHandler 127.0.0.1:8080/log",
+        logging.handlers.HTTPHandler("127.0.0.1:8080", "/log"): "HTTPHandler http://127.0.0.1:8080",
+        # A log service's path may carry its API key: the host alone is named.
+        logging.handlers.HTTPHandler(
+            "logs-01.loggly.com", "/inputs/0123-TOKEN/tag/python/", secure=True
+        ): "HTTPHandler https://logs-01.loggly.com",
         logging.handlers.SocketHandler("127.0.0.1", 9020): "SocketHandler 127.0.0.1:9020",
         logging.handlers.DatagramHandler("127.0.0.1", 9021): "DatagramHandler 127.0.0.1:9021",
         logging.handlers.QueueHandler(queue.Queue()): "QueueHandler",

@@ -13,7 +13,11 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
 from exporter.checks import CHECK_TYPES
+from exporter.checks.http_failure import HttpReason
+from exporter.run.attempts import PlannedCheck, attempted
 from exporter.run.check_series import CheckSeries, Shape
+from exporter.run.results import Trigger
+from exporter.verdict import CheckResult, RetryReason, RunInfo, Status
 from tests.conftest import StartExporter
 from tests.support.config_files import load, refused
 
@@ -212,3 +216,28 @@ def test_a_check_with_retries_has_one_retry_series_per_reason_until_it_is_remove
     assert len(HTTP_REASONS) == 8  # docs/metrics.md: an http check with retries has 14 + 8
     series.remove("web")
     assert retry_series(registry) == []
+
+
+async def test_a_retried_pass_that_warned_keeps_its_own_warning_in_the_error() -> None:
+    results = iter(
+        [
+            CheckResult(Status.FAIL, HttpReason.STATUS, "status 500, expected 2xx"),
+            CheckResult(Status.WARN, HttpReason.TIMEOUT, "answered in 0.600s, slower than 0.5s"),
+        ]
+    )
+
+    async def flaky(run: RunInfo) -> CheckResult:
+        return next(results)
+
+    planned = PlannedCheck(flaky, 1.0, retries=2, retry_delay_seconds=0.01)
+    outcome = await attempted(planned, "r" * 32, Trigger.HTTP)
+    assert (outcome.result.status, outcome.result.reason) == (Status.WARN, RetryReason.RETRIED)
+    assert outcome.result.error == (
+        "passed on attempt 2 of 3; attempt 1 failed (status): status 500, expected 2xx; "
+        "attempt 2 warned (timeout): answered in 0.600s, slower than 0.5s"
+    )
+    assert [(a.status, a.reason) for a in outcome.attempts] == [
+        (Status.FAIL, "status"),
+        (Status.WARN, "timeout"),
+    ]
+    assert outcome.retried == ("status",)

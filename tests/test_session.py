@@ -255,3 +255,16 @@ async def test_the_checks_session_asks_once_when_a_connection_is_dropped(
     # aiohttp's own retry would have asked again on a second connection, and passed.
     assert (balancer.connections, balancer.dropped) == (1, 1)
     assert upstream.requests == []
+
+
+async def test_an_open_while_the_sessions_close_keeps_its_new_ones() -> None:
+    shared = SharedSession()
+    await shared.open()
+    old = shared.session
+    closing = asyncio.create_task(shared.close())
+    await asyncio.sleep(0)  # the close is under way, awaiting the old sessions
+    await shared.open()
+    new = shared.session
+    await closing
+    assert (old.closed, new.closed, shared.session is new) == (True, False, True)
+    await shared.close()

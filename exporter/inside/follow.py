@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.inside.targets import describe, mark, read_back
+from exporter.inside.targets import FileMark, describe, mark, read_back
 
 
 class HostReason(enum.Enum):
@@ -143,9 +143,26 @@ def offer(
     if not taken:
         text = f"{name} drops the record: a filter refused it"
         return Handled(name, State.FILTERED, HostReason.FILTERED, text, seconds)
+    return _written(handler, name, record, watch=watch, before=before, seconds=seconds)
+
+
+def _written(
+    handler: logging.Handler,
+    name: str,
+    record: logging.LogRecord,
+    *,
+    watch: _Watch,
+    before: FileMark | None,
+    seconds: float,
+) -> Handled:
+    """How a handler that took the record did: raised, holds it unwritten, or wrote it (a
+    regular file: the line read back)."""
     if watch.errors:
         text = f"{name} failed to write it: {_error_text(watch.errors[0])}"
         return Handled(name, State.FAIL, HostReason.HANDLER_ERROR, text, seconds)
+    if isinstance(handler, logging.handlers.BufferingHandler) and _held(handler, record):
+        text = f"{name} holds it in its buffer, written only when the buffer is flushed"
+        return Handled(name, State.FAIL, HostReason.TIMEOUT, text, seconds)
     if before is not None:
         # One that formatted nothing is read back for the bare message: a closed FileHandler
         # in mode "w" takes every record and writes none (https://bugs.python.org/issue42378).
@@ -154,6 +171,16 @@ def offer(
         if problem is not None:
             return Handled(name, State.FAIL, HostReason.VERIFY, f"{name}: {problem}", seconds)
     return Handled(name, State.OK, seconds=seconds)
+
+
+def _held(handler: logging.handlers.BufferingHandler, record: logging.LogRecord) -> bool:
+    """Whether the record waits in the handler's buffer (a MemoryHandler below its capacity
+    and flush level): nothing has written it, so nothing confirms it."""
+    handler.acquire()
+    try:
+        return any(held is record for held in handler.buffer)
+    finally:
+        handler.release()
 
 
 def _error_text(error: BaseException | None) -> str:

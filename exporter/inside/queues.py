@@ -8,6 +8,7 @@ import gc
 import logging
 import logging.handlers
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,33 @@ def listeners_of(handler: logging.handlers.QueueHandler) -> list[logging.handler
         if listens and holder not in found:
             found.append(holder)
     return found
+
+
+class Listeners:
+    """The listeners found for each QueueHandler, kept while one of them runs: the search
+    scans every object in the process, under the handler's lock, so it is made again only
+    when none of those found runs (a listener stopped and replaced)."""
+
+    def __init__(self) -> None:
+        self._found: weakref.WeakKeyDictionary[
+            logging.Handler, list[weakref.ref[logging.handlers.QueueListener]]
+        ] = weakref.WeakKeyDictionary()
+
+    def of(self, handler: logging.handlers.QueueHandler) -> list[logging.handlers.QueueListener]:
+        """``handler``'s listeners: those found before while one of them runs, else found now."""
+        kept = [ref() for ref in self._found.get(handler, [])]
+        alive = [listener for listener in kept if listener is not None]
+        if any(running(listener) for listener in alive):
+            return alive
+        found = listeners_of(handler)
+        self._found[handler] = [weakref.ref(listener) for listener in found]
+        return found
+
+
+def in_another_process(handler: logging.handlers.QueueHandler) -> bool:
+    """Whether the handler's queue is a multiprocessing queue, which another process may read:
+    the canary is then confirmed by its enqueue alone."""
+    return type(handler.queue).__module__.startswith("multiprocessing")
 
 
 def running(listener: logging.handlers.QueueListener) -> bool:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.checks import NO_RETRIES
 from exporter.config import DEFAULT_MESSAGE, MAX_KEY_BYTES, MIN_KEY_BYTES, parse_instance
 from exporter.plan import CheckSpec
 
@@ -34,6 +35,12 @@ class InsideSettings:
     def __post_init__(self) -> None:
         if self.config_file is not None and self.checks is not None:
             raise ValueError("config_file and checks: give one, not both")
+        for index, spec in enumerate(self.checks or ()):
+            if spec.retries and spec.type in NO_RETRIES:
+                raise ValueError(
+                    f"checks[{index}].retries: a {spec.type} check takes no retries: each run "
+                    "writes one canary, and the store checks count each canary once"
+                )
         if not self.logger:
             raise ValueError("logger: the name is empty")
         if not self.message:

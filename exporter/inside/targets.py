@@ -30,7 +30,8 @@ def _target(handler: logging.Handler) -> str:
     if isinstance(handler, logging.handlers.SysLogHandler):
         return _address(handler.address)
     if isinstance(handler, logging.handlers.HTTPHandler):
-        return f"{handler.host}{handler.url}"
+        # The host alone: a log service's URL path may carry its API key (Loggly's does).
+        return f"{'https' if handler.secure else 'http'}://{handler.host}"
     if isinstance(handler, logging.handlers.SocketHandler):  # DatagramHandler too
         return _address((handler.host, handler.port))
     if isinstance(handler, logging.StreamHandler):

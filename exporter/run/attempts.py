@@ -45,15 +45,13 @@ async def attempted(planned: PlannedCheck, run_id: str, trigger: Trigger) -> Che
         result = await _once(planned, run_id, trigger, attempts)
     if result.ok and len(attempts) > 1:
         first = next(a for a in attempts if a.status is Status.FAIL)
-        result = replace(
-            result,
-            status=Status.WARN,
-            reason=RetryReason.RETRIED,
-            error=(
-                f"passed on attempt {len(attempts)} of {planned.retries + 1}; attempt "
-                f"{attempts.index(first) + 1} failed ({first.reason}): {first.error}"
-            ),
+        error = (
+            f"passed on attempt {len(attempts)} of {planned.retries + 1}; attempt "
+            f"{attempts.index(first) + 1} failed ({first.reason}): {first.error}"
         )
+        if result.status is Status.WARN:  # the passing attempt's own warning is kept too
+            error += f"; attempt {len(attempts)} warned ({attempts[-1].reason}): {result.error}"
+        result = replace(result, status=Status.WARN, reason=RetryReason.RETRIED, error=error)
     return CheckOutcome(result, time.perf_counter() - t0, tuple(attempts))
 
 
