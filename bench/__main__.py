@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--store-runs", type=int, default=500, help="for the store checks' CPU")
     parser.add_argument("--cadence-scrapes", type=int, default=150, help="a round, 50 ms apart")
     parser.add_argument("--curve-runs", type=int, default=100, help="per cost-curve point")
+    parser.add_argument("--footprint-starts", type=int, default=3, help="per config, RSS by type")
+    parser.add_argument("--footprint-runs", type=int, default=100, help="after each start-up")
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()
     settings = Settings(seconds=args.seconds, rounds=args.rounds, warmup_seconds=args.warmup)
@@ -72,6 +74,8 @@ def main() -> None:
         store_runs=args.store_runs,
         cadence_scrapes=args.cadence_scrapes,
         curve_runs=args.curve_runs,
+        footprint_starts=args.footprint_starts,
+        footprint_runs=args.footprint_runs,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         results = run_suite(settings, Path(work), sizes)

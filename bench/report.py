@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import math
-import os
-import platform
 import statistics
-import subprocess
 from collections.abc import Sequence
-from importlib.metadata import version
 
 from bench.bursts import BURST_CONNECTIONS
 from bench.curves import SLOW_SECONDS
+from bench.footprint import footprint_table
+from bench.machine import machine
 from bench.plots import shape
 from bench.runs import Settings
 from bench.stores import CURVE
 from bench.suite import Results, Sizes
 from bench.targets import MB, TARGETS, Target
-
-
-def machine() -> str:
-    """What the numbers were measured on."""
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as meminfo:
-        memory = int(meminfo.readline().split()[1]) // 1024 // 1024
-    blackbox = subprocess.run(
-        ["prometheus-blackbox-exporter", "--version"], capture_output=True, text=True, check=False
-    )
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    return "\n".join(
-        [
-            f"- {os.cpu_count()} CPUs ({model}), {memory} GiB; {platform.platform()}",
-            f"- Python {platform.python_version()}, aiohttp {version('aiohttp')}, "
-            f"prometheus-client {version('prometheus-client')}",
-            f"- {(blackbox.stdout or blackbox.stderr).splitlines()[0]}",
-            f"- {wrk.stdout.splitlines()[0] if wrk.stdout else 'wrk'}",
-        ]
-    )
 
 
 def table(results: Results) -> str:
@@ -224,6 +197,17 @@ bursts: {BURST_CONNECTIONS} connections at once for {settings.seconds:g} s, `/me
 `/smoke-test`. Beyond the cap the answer is 503 at once: the bursts' non-2xx above.
 
 {memory_table(results.burst_memory, "ours, the exporter the bursts loaded")}
+
+## Memory by check type
+
+The grpc, dns and websocket checks' libraries are imported only when such a check is built.
+Each config is a fresh exporter, started {sizes.footprint_starts} times in turn with the others
+(background runs off): its VmRSS once `/-/ready` answers (the start-up run done) and after
+{sizes.footprint_runs} runs (`/smoke-test`, min-interval 0), each read once it is quiet; the
+median of the starts. Each check calls a server on 127.0.0.1 that passes it: grpcio with
+grpcio-health-checking's `HealthServicer`, Debian's dnsmasq, an aiohttp WebSocket echo.
+
+{footprint_table(results.footprints, sizes.footprint_runs)}
 
 ## Cost curves
 

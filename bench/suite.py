@@ -16,6 +16,7 @@ from bench import inprocess, stores
 from bench.bursts import measure_bursts
 from bench.cadence import Cadence, scrape_cost
 from bench.curves import Curves, measure_curves
+from bench.footprint import Footprint, measure_footprints
 from bench.procs import exporter_command, free_port, rss_bytes, server, wait_for
 from bench.runs import (
     PROMETHEUS_HEADERS,
@@ -48,6 +49,8 @@ class Sizes:
     store_runs: int = 500
     cadence_scrapes: int = 150  # 50 ms apart, in each round
     curve_runs: int = 100  # per point of the cost curves
+    footprint_starts: int = 3  # fresh exporters per config, for the RSS by check type
+    footprint_runs: int = 100  # runs each, after its start-up run
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Results:
     file_handler_records_per_second: float
     store_cpu: dict[str, float]  # seconds a store-check run, by kind and case
     curves: Curves
+    footprints: tuple[Footprint, ...]  # idle RSS by check type: the default config first
 
 
 def _delivery_latency(base: str, requests: int) -> tuple[float, float]:
@@ -237,4 +241,5 @@ def run_suite(settings: Settings, work: Path, sizes: Sizes) -> Results:
         file_handler_records_per_second=inprocess.file_handler_records_per_second(sizes.records),
         store_cpu=stores.store_cpu_per_run(sizes.store_runs),
         curves=measure_curves(runs=sizes.curve_runs),
+        footprints=measure_footprints(work, sizes.footprint_starts, sizes.footprint_runs),
     )

@@ -57,7 +57,8 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
         [
             *(sys.executable, "-m", "bench", "--seconds=1", "--rounds=1", "--warmup=0"),
             *("--records=2000", "--requests=50", "--store-runs=20", "--cadence-scrapes=20"),
-            *("--curve-runs=5", f"--output={output}"),
+            *("--curve-runs=5", "--footprint-starts=1", "--footprint-runs=5"),
+            f"--output={output}",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -110,6 +111,20 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
         text,
         re.MULTILINE,
     )
+    # Memory by check type: each config's row, and every run of every check passed (`| 0 |`).
+    configs = re.findall(
+        r"^\| (default \(the logging check\)|\+ one [^|]+) \| [\d.]+ MB \| [\d.]+ MB \| "
+        r"[+-][\d.]+ MB \| [+-][\d.]+ MB \| 0 \|$",
+        text,
+        re.MULTILINE,
+    )
+    assert configs == [
+        "default (the logging check)",
+        "+ one grpc check",
+        "+ one dns check",
+        "+ one websocket check",
+        "+ one check of each",
+    ], configs
     for png in ("bench-runs.png", "bench-metrics.png", "bench-stores.png"):
         assert (tmp_path / "docs" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert f"](docs/{png})" in text, png
