@@ -13,6 +13,7 @@ import pytest
 from bench.bursts import SMOKE_TEST_BURST
 from bench.cadence import Cadence
 from bench.curves import Concurrency, Curves, Point
+from bench.footprint import Footprint
 from bench.report import ratios
 from bench.runs import Round, Row
 from bench.suite import Results
@@ -74,6 +75,7 @@ def measured() -> Results:
             series_per_check={"http": 14, "tcp": 13, "disk": 12},
             concurrency=Concurrency(20, (1.01,), 0.05),
         ),
+        footprints=(Footprint("default (the logging check)", 43 * MB, 43 * MB, 0),),
     )
 
 
