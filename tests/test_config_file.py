@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from exporter.checks.disk import DiskOptions
+from exporter.checks.dns_options import DnsOptions, Protocol, QueryType, Rcode
+from exporter.checks.grpc_options import GrpcOptions
 from exporter.checks.http_options import HttpOptions, Method
 from exporter.checks.logging import LoggingOptions
 from exporter.checks.stores.loki import LokiOptions
 from exporter.checks.tcp import TcpOptions
+from exporter.checks.websocket_options import WebSocketOptions
 from exporter.cli import main
 from exporter.config import Settings
 from exporter.config_file import ConfigError, load_plan
@@ -100,6 +103,48 @@ def test_the_example_file_loads_with_every_key(tmp_path: Path) -> None:
                     warn_after=Seconds(0.5),
                     follow_redirects=True,
                 ),
+            ),
+            CheckSpec(
+                "live-updates",
+                "websocket",
+                2.0,
+                WebSocketOptions(
+                    "wss://app.internal/ws",
+                    send='{"type": "ping"}',
+                    expect_regex='"type": ?"pong"',
+                    min_cert_days=14.0,
+                    warn_after=Seconds(0.5),
+                ),
+                retries=1,
+            ),
+            CheckSpec(
+                "api",
+                "grpc",
+                2.0,
+                GrpcOptions(
+                    "api.internal:50051",
+                    service="petsage.v1.Api",
+                    tls=True,
+                    min_cert_days=14.0,
+                    metadata={"x-tenant": "blue"},
+                    warn_after=Seconds(0.3),
+                ),
+            ),
+            CheckSpec(
+                "mail-routing",
+                "dns",
+                5.0,
+                DnsOptions(
+                    "example.com",
+                    query_type=QueryType.MX,
+                    server="192.0.2.53:53",
+                    protocol=Protocol.UDP,
+                    expect=(r"^10 mx1\.example\.com\.$",),
+                    expect_rcode=Rcode.NOERROR,
+                    min_answers=1,
+                    warn_after=Seconds(0.2),
+                ),
+                retries=2,
             ),
             CheckSpec(
                 "central-logs",
@@ -197,8 +242,8 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks: [{name: ping, type: icmp}]\n",
-            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp, http, file, journal,"
-            " loki, elasticsearch)",
+            "checks[0].type: unknown type 'icmp' (known: logging, disk, tcp, http, websocket, grpc,"
+            " dns, file, journal, loki, elasticsearch)",
             id="unknown-check-type",
         ),
         pytest.param(
