@@ -1,6 +1,7 @@
 """The websocket check against a real aiohttp WebSocket server on loopback: an echo, a refused
-upgrade, a server that closes at once, one that never sends, one that says nothing that
-matches, TLS with the test's own CA, a bearer token, and recovery from each fault."""
+upgrade, a server that closes first (at once, after a greeting, on a message), one that never
+sends, one that never reads, one that says nothing that matches, TLS with the test's own CA, a
+bearer token, and recovery from each fault."""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ from tests.certs import CA
 from tests.support.check_runs import run
 from tests.support.http_check import serving
 from tests.support.sockets import refused_port
-from tests.support.ws_server import GOING_AWAY_REASON, Mode, WsServer, ws_server
+from tests.support.ws_server import (
+    BYE_REASON,
+    GOING_AWAY_REASON,
+    GREETING,
+    Mode,
+    WsServer,
+    hard_hang_up,
+    ws_server,
+)
 from tests.wait import until
 
 ALSO = ("name", "type", "timeout")
@@ -111,14 +120,117 @@ async def test_a_server_that_closes_at_once_fails_with_closed(
         f"the server closed with 1001 (GOING_AWAY): {GOING_AWAY_REASON!r} before any message",
     )
     assert waiting.detail == {"http_status": 101}
-    # Without expect_regex its close frame is what answers the check's own: not 1000.
+    # Without expect_regex its close frame comes before the pong to the check's ping.
     closing = await check(deps, url=server.url)(run())
     assert (closing.status, closing.reason, closing.error) == (
         Status.FAIL,
         WebSocketReason.CLOSED,
-        "the server closed with 1001 (GOING_AWAY)",
+        f"the server closed with 1001 (GOING_AWAY): {GOING_AWAY_REASON!r} before the check's close",
     )
     await until(lambda: server.close_codes == [1000, 1000], "the check answered each with 1000")
+
+
+@pytest.mark.parametrize("send", [None, "ping"])
+@pytest.mark.parametrize("expect_regex", [None, "ready"])
+async def test_a_server_that_closes_at_once_with_1000_fails_with_closed(
+    deps: CheckDeps, server: WsServer, send: str | None, expect_regex: str | None
+) -> None:
+    # 1000 is aiohttp's default close code: the server that accepts and hangs up at once.
+    server.mode = Mode.HANG_UP
+    data = {"send": send, "expect_regex": expect_regex}
+    probe = check(deps, url=server.url, **{k: v for k, v in data.items() if v is not None})
+    result = await probe(run())
+    first = "before any message" if expect_regex else "before the check's close"
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        WebSocketReason.CLOSED,
+        f"the server closed with 1000 (OK) {first}",
+    )
+    assert result.detail == {"http_status": 101}
+    assert result.observed is not None  # it did open
+    assert result.observed.unit == "s"
+    await until(lambda: server.close_codes == [1000], "the check answered the close with 1000")
+
+
+@pytest.mark.parametrize("send", [None, "ping"])
+async def test_a_server_that_closes_and_drops_the_connection_at_once_fails_with_closed(
+    deps: CheckDeps, send: str | None
+) -> None:
+    async with hard_hang_up() as url:
+        result = await check(deps, url=url, **({"send": send} if send else {}))(run())
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        WebSocketReason.CLOSED,
+        "the server closed with 1000 (OK) before the check's close",
+    )
+
+
+async def test_a_server_that_closes_after_a_match_or_on_the_message_fails_with_closed(
+    deps: CheckDeps, server: WsServer
+) -> None:
+    server.mode = Mode.GREET
+    greeted = await check(deps, url=server.url, expect_regex=f"^{GREETING}$")(run())
+    assert (greeted.status, greeted.reason, greeted.error) == (
+        Status.FAIL,
+        WebSocketReason.CLOSED,
+        "the server closed with 1000 (OK) before the check's close",
+    )
+    # The close comes after the server read the message, long after the upgrade.
+    server.mode = Mode.BYE
+    answered = await check(deps, url=server.url, send="ping")(run())
+    assert (answered.status, answered.reason, answered.error) == (
+        Status.FAIL,
+        WebSocketReason.CLOSED,
+        f"the server closed with 1000 (OK): {BYE_REASON!r} before the check's close",
+    )
+    assert server.received == ["ping"]
+    await until(lambda: server.close_codes == [1000, 1000], "the check answered each with 1000")
+
+
+@pytest.mark.parametrize(
+    ("send", "expect_regex"), [(None, None), ("ping", None), ("ping", "^ping$")]
+)
+async def test_a_server_that_answers_the_checks_close_passes_and_sees_1000(
+    deps: CheckDeps, server: WsServer, send: str | None, expect_regex: str | None
+) -> None:
+    data = {"send": send, "expect_regex": expect_regex}
+    probe = check(deps, url=server.url, **{k: v for k, v in data.items() if v is not None})
+    assert_ok(await probe(run()))
+    await until(lambda: server.close_codes == [1000], "the server saw the check's close 1000")
+    assert_ok(await probe(run()))  # the same check again: nothing of the first run left over
+    await until(lambda: server.close_codes == [1000, 1000], "the server saw 1000 again")
+    assert server.received == ([send] * 2 if send else [])
+
+
+async def test_a_check_without_expect_regex_recovers_once_the_server_stops_hanging_up(
+    deps: CheckDeps, server: WsServer
+) -> None:
+    probe = check(deps, url=server.url, send="ping")
+    assert_ok(await probe(run()))
+    server.mode = Mode.HANG_UP
+    result = await probe(run())
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        WebSocketReason.CLOSED,
+        "the server closed with 1000 (OK) before the check's close",
+    )
+    server.mode = Mode.ECHO
+    assert_ok(await probe(run()))
+    await until(lambda: server.close_codes == [1000] * 3, "the server saw 1000 each time")
+
+
+async def test_a_server_that_never_reads_times_out_waiting_for_the_pong(
+    deps: CheckDeps, server: WsServer
+) -> None:
+    server.mode = Mode.DEAF
+    result, elapsed = await timed(check(deps, url=server.url, send="ping"), 0.5)
+    assert (result.status, result.reason, result.error) == (
+        Status.FAIL,
+        WebSocketReason.TIMEOUT,
+        "no pong to the check's ping within 0.5s",
+    )
+    assert 0.45 <= elapsed < 0.6
+    assert result.observed is not None  # it did open
 
 
 async def test_a_server_that_never_sends_times_out_within_the_timeout(
@@ -310,7 +422,13 @@ async def test_a_certificate_expiring_within_min_cert_days_warns(deps: CheckDeps
             WebSocketReason.CLOSED,
             f"the server closed with 1001 (GOING_AWAY): {GOING_AWAY_REASON!r} before any message",
         ),
+        (
+            Mode.HANG_UP,
+            WebSocketReason.CLOSED,
+            "the server closed with 1000 (OK) before any message",
+        ),
         (Mode.SILENT, WebSocketReason.TIMEOUT, "no message within 0.5s"),
+        (Mode.DEAF, WebSocketReason.TIMEOUT, "no message within 0.5s"),
         (
             Mode.CHATTER,
             WebSocketReason.MESSAGE,

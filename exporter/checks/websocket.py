@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
+import os
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -19,11 +19,14 @@ from exporter.checks.secrets import Secrets
 from exporter.checks.tls import client_context, expiry_problem, watching_handshakes
 from exporter.checks.websocket_failure import (
     MAX_MESSAGE_BYTES,
+    Problem,
+    Progress,
     WebSocketReason,
-    close_code,
     close_problem,
-    counted,
+    ended,
+    late,
     refused,
+    unmatched,
     unopened,
     unreadable,
 )
@@ -31,24 +34,12 @@ from exporter.checks.websocket_options import WebSocketOptions
 from exporter.session import SharedSession
 from exporter.verdict import Check, CheckResult, Component, Observed, RunInfo, Status
 
-# How much of a message that did not match, or of a close's reason, the error quotes.
-QUOTED_CHARS = 64
 # aiohttp's own waits are off: the run's deadline bounds every step, the close included.
 NO_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=None)
-Problem = tuple[WebSocketReason, str]
-
-
-@dataclass
-class _Progress:
-    """How far one run got, for its verdict and the error when it is cut short."""
-
-    started: float
-    step: str = "open"
-    seconds: float | None = None  # the latency: to open; with expect_regex, to the match
-    http_status: int | None = None
-    texts: int = 0
-    binaries: int = 0
-    last: str = ""  # the last text message
+# A close frame the server sent before the check's own close: the server closed first.
+FIRST = "before the check's close"
+# What the check reads past while it waits for its pong: not its business then.
+DATA = frozenset({aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.PONG})
 
 
 def build(name: str, options: WebSocketOptions, deps: CheckDeps) -> Check:
@@ -72,15 +63,13 @@ class WebSocketCheck:
             self._headers["Authorization"] = f"Bearer {options.token}"
         self._secrets = Secrets((options.token, options.send), self._headers)
 
-    def _result(
-        self, status: Status, problem: Problem, seen: _Progress, **more: Any
-    ) -> CheckResult:
+    def _result(self, status: Status, problem: Problem, seen: Progress, **more: Any) -> CheckResult:
         observed = None if seen.seconds is None else Observed(seen.seconds, "s")
         detail = {} if seen.http_status is None else {"http_status": seen.http_status}
         return CheckResult(status, *problem, self._component, observed, detail=detail, **more)
 
     async def __call__(self, run: RunInfo) -> CheckResult:
-        seen = _Progress(time.perf_counter())
+        seen = Progress(time.perf_counter())
         with watching_handshakes() as handshake:
             try:
                 async with asyncio.timeout_at(run.own_deadline):
@@ -115,38 +104,50 @@ class WebSocketCheck:
             server_hostname=o.tls.server_name if o.tls else None,
             timeout=NO_TIMEOUT,
             max_msg_size=MAX_MESSAGE_BYTES,
+            autoping=False,  # the check reads the pong to its own ping: _still_open
         )
 
     async def _talk(
-        self, ws: aiohttp.ClientWebSocketResponse, seen: _Progress, run: RunInfo
+        self, ws: aiohttp.ClientWebSocketResponse, seen: Progress, run: RunInfo
     ) -> Problem | None:
-        """Send, wait for a match, close with 1000; what went wrong, or None."""
+        """Send, wait for a match, see the server has not closed, close with 1000; what went
+        wrong, or None."""
         try:
             async with asyncio.timeout_at(run.own_deadline):
-                if self._options.send is not None:
-                    seen.step = "send"
-                    await ws.send_str(self._options.send)
-                found = await self._expected(ws, seen)
-                if found is not None:
-                    return found
-                seen.step = "close"
-                await ws.close(code=aiohttp.WSCloseCode.OK)
+                return await self._exchange(ws, seen)
         except TimeoutError:
-            return self._late(seen, run)
-        except (aiohttp.ClientError, OSError) as error:
-            return WebSocketReason.CLOSED, f"the connection was lost: {type(error).__name__}"
+            o = self._options
+            return late(seen, run.timeout_seconds, o.expect_regex, self._secrets)
+
+    async def _exchange(
+        self, ws: aiohttp.ClientWebSocketResponse, seen: Progress
+    ) -> Problem | None:
+        """The steps after the open, in order; a write that fails reads what the server sent."""
+        try:
+            if self._options.send is not None:
+                seen.step = "send"
+                await ws.send_str(self._options.send)
+            found = await self._expected(ws, seen)
+            if found is None:
+                found = await self._still_open(ws, seen)
+        except (aiohttp.ClientError, OSError) as error:  # a write, on a connection gone
+            found = await self._lost(ws, error)
+        if found is not None:
+            return found
+        seen.step = "close"
+        await ws.close(code=aiohttp.WSCloseCode.OK)  # never raises: a lost connection is 1006
         wrong = close_problem(ws.close_code)
         return None if wrong is None else (WebSocketReason.CLOSED, wrong)
 
     async def _expected(
-        self, ws: aiohttp.ClientWebSocketResponse, seen: _Progress
+        self, ws: aiohttp.ClientWebSocketResponse, seen: Progress
     ) -> Problem | None:
         """Read messages until a text message matches expect_regex; why none did, or None."""
         if self._expect is None:
             return None
         seen.step = "message"
         while True:
-            message = await ws.receive()  # pings are answered by aiohttp
+            message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
                 seen.texts, seen.last = seen.texts + 1, message.data
                 if self._expect.search(message.data):
@@ -154,39 +155,49 @@ class WebSocketCheck:
                     return None
             elif message.type is aiohttp.WSMsgType.BINARY:
                 seen.binaries += 1
+            elif message.type is aiohttp.WSMsgType.PING:
+                await ws.pong(message.data)
             elif message.type is aiohttp.WSMsgType.ERROR:
                 return WebSocketReason.MESSAGE, unreadable(message.data)
-            else:  # CLOSE; or CLOSED, the connection lost
-                ended = self._ended(message)
+            elif message.type is not aiohttp.WSMsgType.PONG:  # CLOSE; or CLOSED, the end
+                end = ended(message, self._secrets)
                 if seen.texts or seen.binaries:
-                    return WebSocketReason.MESSAGE, f"{self._unmatched(seen)}, then {ended}"
-                return WebSocketReason.CLOSED, f"{ended} before any message"
+                    o = self._options
+                    said = unmatched(seen, o.expect_regex, self._secrets)
+                    return WebSocketReason.MESSAGE, f"{said}, then {end}"
+                return WebSocketReason.CLOSED, f"{end} before any message"
 
-    def _ended(self, message: aiohttp.WSMessage) -> str:
-        """How the server ended the WebSocket: its close code, and its reason quoted redacted."""
-        if message.type is not aiohttp.WSMsgType.CLOSE:
-            return "the connection was lost without a close frame"
-        said = self._secrets.quote(str(message.extra or ""), QUOTED_CHARS)
-        return f"the server closed with {close_code(message.data)}" + (
-            f": {said!r}" if said else ""
-        )
+    async def _still_open(
+        self, ws: aiohttp.ClientWebSocketResponse, seen: Progress
+    ) -> Problem | None:
+        """Ping, and read to the pong: frames come in the order the server sent them, and a
+        server that has closed answers no ping, so a close frame it sent first, even an instant
+        after the upgrade, comes before the pong: the server closed first."""
+        seen.step = "ping"
+        payload = os.urandom(8)  # the check's own ping: not a pong the server sent unasked
+        await ws.ping(payload)
+        while True:
+            message = await ws.receive()  # messages after the match (or without one) don't count
+            if message.type is aiohttp.WSMsgType.PONG and message.data == payload:
+                return None
+            if message.type is aiohttp.WSMsgType.PING:
+                await ws.pong(message.data)
+            elif message.type is aiohttp.WSMsgType.ERROR:
+                return WebSocketReason.MESSAGE, unreadable(message.data)
+            elif message.type not in DATA:  # CLOSE; or CLOSED, the connection lost
+                return WebSocketReason.CLOSED, f"{ended(message, self._secrets)} {FIRST}"
 
-    def _unmatched(self, seen: _Progress) -> str:
-        """The messages that came, and the last text one, none matching."""
-        pattern = self._options.expect_regex
-        last = f" (the last: {self._secrets.quote(seen.last, QUOTED_CHARS)!r})"
-        return f"{counted(seen.texts, seen.binaries)}, none matched {pattern!r}" + (
-            last if seen.texts else ""
-        )
+    async def _lost(self, ws: aiohttp.ClientWebSocketResponse, error: Exception) -> Problem:
+        """A write that failed, the connection going: the server's close frame, if it sent one
+        first (its frames are read to the end), else the error's type."""
+        while True:
+            message = await ws.receive()
+            if message.type is aiohttp.WSMsgType.CLOSE:
+                return WebSocketReason.CLOSED, f"{ended(message, self._secrets)} {FIRST}"
+            if message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return WebSocketReason.CLOSED, f"the connection was lost: {type(error).__name__}"
 
-    def _late(self, seen: _Progress, run: RunInfo) -> Problem:
-        within = f"within {run.timeout_seconds:g}s"
-        if seen.step == "message" and (seen.texts or seen.binaries):
-            return WebSocketReason.MESSAGE, f"{self._unmatched(seen)} {within}"
-        what = {"send": "message not sent", "message": "no message", "close": "no close frame back"}
-        return WebSocketReason.TIMEOUT, f"{what[seen.step]} {within}"
-
-    def _verdict(self, seen: _Progress, expires: float | None) -> CheckResult:
+    def _verdict(self, seen: Progress, expires: float | None) -> CheckResult:
         """What a WebSocket that opened, matched if asked, and closed cleanly says."""
         o = self._options
         seconds = seen.seconds or 0.0

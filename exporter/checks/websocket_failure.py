@@ -1,21 +1,34 @@
 """How a websocket check reads what went wrong: an upgrade that failed or was refused, a close,
-a message it could not read."""
+a message it could not read or none that matched, a step the deadline cut short."""
 
 from __future__ import annotations
 
 import enum
 import http
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
 from exporter.checks.http_failure import HttpReason, Step, failure
+from exporter.checks.secrets import Secrets
 
+# How much of a message that did not match, or of a close's reason, an error quotes.
+QUOTED_CHARS = 64
 # The largest message the check reads; a larger one is a failure (MESSAGE_TOO_BIG).
 MAX_MESSAGE_BYTES = 1024 * 1024
 # The answers to the check's close that are clean: 1000 echoed, or a close frame with no code
 # (aiohttp reads it as 0; RFC 6455 section 7.1.5 calls it 1005).
 CLEAN_CODES = frozenset({aiohttp.WSCloseCode.OK, 0})
+
+
+# What each step waits for, named when the time runs out in it.
+AWAITED = {
+    "send": "message not sent",
+    "message": "no message",
+    "ping": "no pong to the check's ping",
+    "close": "no close frame back",
+}
 
 
 class WebSocketReason(enum.Enum):
@@ -25,11 +38,27 @@ class WebSocketReason(enum.Enum):
     TLS = "tls"  # the TLS handshake failed, or the certificate was not trusted
     HANDSHAKE = "handshake"  # the answer to the upgrade was not 101 (named), or not an upgrade
     TIMEOUT = (
-        "timeout"  # not open, no message or no close in time; or (warn) slower than warn_after
+        "timeout"  # not open, no message, pong or close in time; or (warn) slower than warn_after
     )
     MESSAGE = "message"  # messages came and none matched expect_regex, or one could not be read
-    CLOSED = "closed"  # the server closed first, or not with code 1000
+    CLOSED = "closed"  # the server closed first (any code), or answered the close not with 1000
     CERT_EXPIRY = "cert_expiry"  # the certificate has expired, or (warn) does within min_cert_days
+
+
+Problem = tuple[WebSocketReason, str]
+
+
+@dataclass
+class Progress:
+    """How far one run got, for its verdict and the error when it is cut short."""
+
+    started: float
+    step: str = "open"
+    seconds: float | None = None  # the latency: to open; with expect_regex, to the match
+    http_status: int | None = None
+    texts: int = 0
+    binaries: int = 0
+    last: str = ""  # the last text message
 
 
 # A connection that failed before the upgrade's answer, as the http check reads it.
@@ -68,6 +97,28 @@ def close_problem(code: int | None) -> str | None:
     if code not in CLEAN_CODES:
         return f"the server closed with {close_code(code)}"
     return None
+
+
+def ended(message: aiohttp.WSMessage, secrets: Secrets) -> str:
+    """How the server ended the WebSocket: its close code, and its reason quoted redacted."""
+    if message.type is not aiohttp.WSMsgType.CLOSE:
+        return "the connection was lost without a close frame"
+    said = secrets.quote(str(message.extra or ""), QUOTED_CHARS)
+    return f"the server closed with {close_code(message.data)}" + (f": {said!r}" if said else "")
+
+
+def unmatched(seen: Progress, pattern: str | None, secrets: Secrets) -> str:
+    """The messages that came, and the last text one, none matching."""
+    last = f" (the last: {secrets.quote(seen.last, QUOTED_CHARS)!r})" if seen.texts else ""
+    return f"{counted(seen.texts, seen.binaries)}, none matched {pattern!r}{last}"
+
+
+def late(seen: Progress, seconds: float, pattern: str | None, secrets: Secrets) -> Problem:
+    """A run whose time ran out: what its step waited for; messages that did not match."""
+    within = f"within {seconds:g}s"
+    if seen.step == "message" and (seen.texts or seen.binaries):
+        return WebSocketReason.MESSAGE, f"{unmatched(seen, pattern, secrets)} {within}"
+    return WebSocketReason.TIMEOUT, f"{AWAITED[seen.step]} {within}"
 
 
 def close_code(code: int | None) -> str:
