@@ -116,7 +116,10 @@ async def test_exclude_naming_no_check_is_a_400_with_a_json_reason(
     aiohttp_client: pytest.FixtureDef[Client], tmp_path: Path
 ) -> None:
     with host_logger(LOGGER, tmp_path / "host.log"):
-        client = await aiohttp_client(host(quiet(), CollectorRegistry()))  # type: ignore[operator]
+        registry = CollectorRegistry()
+        client = await aiohttp_client(host(quiet(), registry))  # type: ignore[operator]
+        # The start-up run's canary is written before the test's handler is closed.
+        await until(lambda: started(registry), "the start-up run")
         answer = await client.get("/health/smoke-test", params={"exclude": "nope"})
         body = await answer.json()
     assert answer.status == 400
@@ -131,7 +134,10 @@ async def test_health_json_is_answered_when_asked_for(
     aiohttp_client: pytest.FixtureDef[Client], tmp_path: Path
 ) -> None:
     with host_logger(LOGGER, tmp_path / "host.log"):
-        client = await aiohttp_client(host(quiet(), CollectorRegistry()))  # type: ignore[operator]
+        registry = CollectorRegistry()
+        client = await aiohttp_client(host(quiet(), registry))  # type: ignore[operator]
+        # The start-up run's canary is written before the test's handler is closed.
+        await until(lambda: started(registry), "the start-up run")
         answer = await client.get(
             "/health/smoke-test", headers={"Accept": "application/health+json"}
         )
@@ -151,6 +157,7 @@ async def test_checks_built_in_code_run_beside_the_logging_check(
     registry = CollectorRegistry()
     with host_logger(LOGGER, tmp_path / "host.log"):
         client = await aiohttp_client(host(quiet(checks=checks), registry))  # type: ignore[operator]
+        await until(lambda: started(registry), "the start-up run")
         body = await (await client.get("/health/smoke-test")).json()
     assert list(body["checks"]) == ["logging", "data"]
     assert body["checks"]["data"]["status"] == "ok"

@@ -1,17 +1,24 @@
-"""InsideSettings: what the smoke test inside a service takes, each bad value refused by name."""
+"""InsideSettings and the core's lifespan: what the smoke test inside a service takes, each bad
+value refused by name, and a stop that lets a canary being written finish."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import threading
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from exporter.checks.logging import LoggingOptions
 from exporter.config import DEFAULT_MESSAGE
-from exporter.inside.core import specs
+from exporter.inside.core import InsideSmokeTest, specs
 from exporter.inside.settings import InsideSettings
 from exporter.plan import CheckSpec
+from tests.support.host_logging import Blocking
+from tests.wait import until, wait_until
 
 
 def test_the_defaults_are_the_exporter_s_with_the_smoke_test_logger() -> None:
@@ -60,3 +67,51 @@ def test_a_bad_setting_is_refused_naming_it(changes: dict[str, object], error: s
     with pytest.raises(ValueError) as raised:  # noqa: PT011 - the text is compared whole below
         InsideSettings(**changes)  # type: ignore[arg-type]
     assert str(raised.value) == error
+
+
+async def test_a_stopping_service_waits_for_a_canary_still_being_written() -> None:
+    # The service's handler takes a while to write; the service stops meanwhile. The canary is
+    # written before its lifespan ends, so before the service closes its handlers.
+    logger = logging.getLogger("inside_test.draining")
+    blocking = Blocking()
+    logger.addHandler(blocking)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    core = InsideSmokeTest(
+        InsideSettings(logger=logger.name, interval_seconds=0, timeout_seconds=0.2),
+        CollectorRegistry(),
+    )
+    try:
+        async with core.running():
+            await until(blocking.entered.is_set, "the start-up canary reached the handler")
+            asyncio.get_running_loop().call_later(0.3, blocking.gate.set)
+        assert blocking.gate.is_set()
+        assert not [t for t in threading.enumerate() if t.name == "smoke-test-canary"]
+    finally:
+        logger.removeHandler(blocking)
+        blocking.close()
+
+
+def test_a_send_that_returns_after_its_loop_closed_raises_nothing() -> None:
+    # A service whose loop closed while a canary was being written: the send thread ends
+    # quietly (pytest fails a test whose thread raised).
+    logger = logging.getLogger("inside_test.closed_loop")
+    blocking = Blocking()
+    logger.addHandler(blocking)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    core = InsideSmokeTest(
+        InsideSettings(logger=logger.name, interval_seconds=0, timeout_seconds=0.2),
+        CollectorRegistry(),
+    )
+    try:
+        reply = asyncio.run(core.respond((), ""))
+        assert (reply.status, reply.body["checks"]["logging"]["reason"]) == (503, "timeout")
+        blocking.gate.set()
+        wait_until(
+            lambda: not [t for t in threading.enumerate() if t.name == "smoke-test-canary"],
+            "the send thread ended",
+        )
+    finally:
+        logger.removeHandler(blocking)
+        blocking.close()

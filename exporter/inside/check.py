@@ -27,11 +27,17 @@ from exporter.verdict import Check, CheckResult, Component, Part, RunInfo, Statu
 CANARY_LEVEL = logging.INFO
 
 
-def check_type(logger: str) -> CheckType[LoggingOptions]:
-    """``type: logging`` inside a service: the canary goes through the logger named ``logger``."""
+def check_type(
+    logger: str, built: list[HostLoggingCheck] | None = None
+) -> CheckType[LoggingOptions]:
+    """``type: logging`` inside a service: the canary goes through the logger named ``logger``;
+    each check built is added to ``built``, to be drained at shutdown."""
 
     def build(name: str, options: LoggingOptions, deps: CheckDeps) -> Check:
-        return HostLoggingCheck(logger, deps.canaries)
+        check = HostLoggingCheck(logger, deps.canaries)
+        if built is not None:
+            built.append(check)
+        return check
 
     return CheckType(
         LoggingOptions,
@@ -57,7 +63,16 @@ class HostLoggingCheck:
         self._logger = logger
         self._canaries = canaries
         self._busy: Trail | None = None  # the trail of a write that has not returned
+        self._sending: asyncio.Future[None] | None = None  # the send thread's end
         self._listeners = Listeners()
+
+    async def drained(self, seconds: float) -> None:
+        """Wait, at most ``seconds``, for a send still writing: at shutdown, before the service
+        closes the handlers it writes to."""
+        sending = self._sending
+        here = sending is not None and sending.get_loop() is asyncio.get_running_loop()
+        if sending is not None and here and not sending.done():
+            await asyncio.wait({sending}, timeout=seconds)
 
     async def __call__(self, run: RunInfo) -> CheckResult:
         logger = logging.getLogger(self._logger)
@@ -83,7 +98,7 @@ class HostLoggingCheck:
         loop = asyncio.get_running_loop()
         wait = max(0.0, run.own_deadline - loop.time())
         key = canary_key(record)
-        written = start(logger, record, trail, key, self._listeners)
+        written = self._sending = start(logger, record, trail, key, self._listeners)
         # Timed out, or the run cut off: the listeners it tapped are let go once it returns.
         try:
             await asyncio.wait_for(asyncio.shield(written), wait)

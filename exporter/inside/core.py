@@ -20,7 +20,7 @@ from exporter.checks.canaries import CanaryLedger
 from exporter.checks.logging import LoggingOptions
 from exporter.checks.stores.registry import Stores
 from exporter.config_file import load_checks
-from exporter.inside.check import check_type
+from exporter.inside.check import HostLoggingCheck, check_type
 from exporter.inside.settings import InsideSettings
 from exporter.plan import CheckSpec
 from exporter.run.check_series import CheckSeries
@@ -31,6 +31,8 @@ from exporter.session import SharedSession
 from exporter.web import health_json
 
 JSON = "application/json"
+# Seconds a stopping service waits for a canary still being written.
+DRAIN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class InsideSmokeTest:
         self._http = SharedSession()
         self._users = 0  # callers and lifespans using the HTTP client now
         deps = CheckDeps(None, self._http, registry, canaries, Stores(registry, canaries))
-        types = {**CHECK_TYPES, "logging": check_type(settings.logger)}
+        self._logging_checks: list[HostLoggingCheck] = []
+        types = {**CHECK_TYPES, "logging": check_type(settings.logger, self._logging_checks)}
         self.runner = Runner(
             build_checks(specs(settings), deps, types),
             create_run_series(
@@ -89,6 +92,9 @@ class InsideSmokeTest:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
                 await self.runner.close()
+                # A canary still being written finishes before the service closes its handlers.
+                for check in self._logging_checks:
+                    await check.drained(DRAIN_SECONDS)
 
     async def respond(self, exclude: Iterable[str], accept: str) -> Reply:
         """Run the smoke test, or join the run in flight: 200 when it passes, 503 when not,

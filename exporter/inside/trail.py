@@ -4,6 +4,7 @@ logging runs them, each handler watched, on a thread of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import logging.handlers
 import threading
@@ -62,7 +63,9 @@ def start(
         try:
             _send(logger, record, trail, key, listeners)
         finally:
-            loop.call_soon_threadsafe(done)
+            # A service that stopped meanwhile has closed its loop: nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(done)
 
     threading.Thread(target=send, name="smoke-test-canary", daemon=True).start()
     return sent
