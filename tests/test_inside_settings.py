@@ -85,8 +85,12 @@ async def test_a_stopping_service_waits_for_a_canary_still_being_written() -> No
         async with core.running():
             await until(blocking.entered.is_set, "the start-up canary reached the handler")
             asyncio.get_running_loop().call_later(0.3, blocking.gate.set)
+        # The lifespan ended only once the write could return (the gate opened 0.3 s later).
         assert blocking.gate.is_set()
-        assert not [t for t in threading.enumerate() if t.name == "smoke-test-canary"]
+        await until(
+            lambda: not [t for t in threading.enumerate() if t.name == "smoke-test-canary"],
+            "the send thread ended",
+        )
     finally:
         logger.removeHandler(blocking)
         blocking.close()
