@@ -38,6 +38,7 @@ from tests.support.host_logging import (
     failed,
     host_logging,
     passed,
+    sending,
     to_devnull,
     verdict,
 )
@@ -327,11 +328,6 @@ async def test_a_blocked_logger_filter_times_out_naming_the_logger(host: Host) -
         gate.set()
     await until(lambda: not sending(), "the blocked send returned")
     assert verdict(await host.run()) == passed({"StreamHandler": "ok"})
-
-
-def sending() -> bool:
-    """Whether a canary's send thread is still running."""
-    return any(thread.name == "smoke-test-canary" for thread in threading.enumerate())
 
 
 async def test_the_send_does_not_wait_for_the_service_s_own_executor(host: Host) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from exporter.config import DEFAULT_MESSAGE
 from exporter.inside.core import InsideSmokeTest, specs
 from exporter.inside.settings import InsideSettings
 from exporter.plan import CheckSpec
-from tests.support.host_logging import Blocking
+from tests.support.host_logging import Blocking, sending
 from tests.wait import until, wait_until
 
 
@@ -69,53 +69,43 @@ def test_a_bad_setting_is_refused_naming_it(changes: dict[str, object], error: s
     assert str(raised.value) == error
 
 
-async def test_a_stopping_service_waits_for_a_canary_still_being_written() -> None:
+@pytest.fixture
+def blocked() -> Iterator[tuple[InsideSmokeTest, Blocking]]:
+    """The smoke test inside a service whose one handler writes only once its gate opens."""
+    logger = logging.getLogger("inside_test.blocked")
+    blocking = Blocking()
+    logger.addHandler(blocking)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    settings = InsideSettings(logger=logger.name, interval_seconds=0, timeout_seconds=0.2)
+    try:
+        yield InsideSmokeTest(settings, CollectorRegistry()), blocking
+    finally:
+        logger.removeHandler(blocking)
+        blocking.close()
+
+
+async def test_a_stopping_service_waits_for_a_canary_still_being_written(
+    blocked: tuple[InsideSmokeTest, Blocking],
+) -> None:
     # The service's handler takes a while to write; the service stops meanwhile. The canary is
     # written before its lifespan ends, so before the service closes its handlers.
-    logger = logging.getLogger("inside_test.draining")
-    blocking = Blocking()
-    logger.addHandler(blocking)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    core = InsideSmokeTest(
-        InsideSettings(logger=logger.name, interval_seconds=0, timeout_seconds=0.2),
-        CollectorRegistry(),
-    )
-    try:
-        async with core.running():
-            await until(blocking.entered.is_set, "the start-up canary reached the handler")
-            asyncio.get_running_loop().call_later(0.3, blocking.gate.set)
-        # The lifespan ended only once the write could return (the gate opened 0.3 s later).
-        assert blocking.gate.is_set()
-        await until(
-            lambda: not [t for t in threading.enumerate() if t.name == "smoke-test-canary"],
-            "the send thread ended",
-        )
-    finally:
-        logger.removeHandler(blocking)
-        blocking.close()
+    core, blocking = blocked
+    async with core.running():
+        await until(blocking.entered.is_set, "the start-up canary reached the handler")
+        asyncio.get_running_loop().call_later(0.3, blocking.gate.set)
+    # The lifespan ended only once the write could return (the gate opened 0.3 s later).
+    assert blocking.gate.is_set()
+    await until(lambda: not sending(), "the send thread ended")
 
 
-def test_a_send_that_returns_after_its_loop_closed_raises_nothing() -> None:
+def test_a_send_that_returns_after_its_loop_closed_raises_nothing(
+    blocked: tuple[InsideSmokeTest, Blocking],
+) -> None:
     # A service whose loop closed while a canary was being written: the send thread ends
     # quietly (pytest fails a test whose thread raised).
-    logger = logging.getLogger("inside_test.closed_loop")
-    blocking = Blocking()
-    logger.addHandler(blocking)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    core = InsideSmokeTest(
-        InsideSettings(logger=logger.name, interval_seconds=0, timeout_seconds=0.2),
-        CollectorRegistry(),
-    )
-    try:
-        reply = asyncio.run(core.respond((), ""))
-        assert (reply.status, reply.body["checks"]["logging"]["reason"]) == (503, "timeout")
-        blocking.gate.set()
-        wait_until(
-            lambda: not [t for t in threading.enumerate() if t.name == "smoke-test-canary"],
-            "the send thread ended",
-        )
-    finally:
-        logger.removeHandler(blocking)
-        blocking.close()
+    core, blocking = blocked
+    reply = asyncio.run(core.respond((), ""))
+    assert (reply.status, reply.body["checks"]["logging"]["reason"]) == (503, "timeout")
+    blocking.gate.set()
+    wait_until(lambda: not sending(), "the send thread ended")

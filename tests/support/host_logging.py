@@ -58,6 +58,11 @@ class Blocking(logging.Handler):
         super().close()
 
 
+def sending() -> bool:
+    """Whether a canary's send thread is still running."""
+    return any(thread.name == "smoke-test-canary" for thread in threading.enumerate())
+
+
 def to_devnull(handler: logging.StreamHandler[Any]) -> None:
     """Point the handler's file at /dev/null: the line a full device would not take is then
     flushed when it closes, instead of failing again as the test ends."""
