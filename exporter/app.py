@@ -33,7 +33,16 @@ from exporter.session import SharedSession
 from exporter.sinks import SinkDeps
 from exporter.sinks.series import SinkSeries
 from exporter.web.auth import basic_auth, extra_headers
-from exporter.web.keys import LOGS, METRICS, RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
+from exporter.web.keys import (
+    INSTANCE,
+    LOGS,
+    METRICS,
+    RELOADER,
+    ROUTES,
+    RUNNER,
+    SCRAPE,
+    SETTINGS,
+)
 from exporter.web.limit import RequestLimit
 from exporter.web.middleware import OTHER, instrument, json_errors
 from exporter.web.openapi import forget_document
@@ -149,6 +158,7 @@ def create_app(
     heartbeat_to(plan)
 
     app[SETTINGS] = settings
+    app[INSTANCE] = instance
     app[METRICS] = metrics
     app[LOGS] = logs
     app[RUNNER] = runner

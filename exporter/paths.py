@@ -7,6 +7,7 @@ INDEX = "/"
 SMOKE_TEST = "/smoke-test"
 HEALTH_SMOKE_TEST = "/health/smoke-test"  # the seed's path
 HISTORY = "/smoke-test/history"
+STATUS = "/status.json"  # the status page's figures
 TELEMETRY = "/metrics"  # the default of --web.telemetry-path
 HEALTHY = "/-/healthy"
 READY = "/-/ready"
@@ -15,5 +16,5 @@ OPENAPI = "/openapi.json"
 
 # Every path but the telemetry one: --web.telemetry-path may not take one of these.
 OWN_PATHS = frozenset(
-    {INDEX, SMOKE_TEST, HEALTH_SMOKE_TEST, HISTORY, HEALTHY, READY, RELOAD, OPENAPI}
+    {INDEX, SMOKE_TEST, HEALTH_SMOKE_TEST, HISTORY, STATUS, HEALTHY, READY, RELOAD, OPENAPI}
 )

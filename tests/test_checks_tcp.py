@@ -377,18 +377,22 @@ async def test_ready_verbose_lists_each_check_of_the_last_run(
         assert await response.text() == "Ready\n"
 
 
-async def test_history_and_the_landing_page_show_each_checks_status_and_reason(
+async def test_history_and_the_status_page_show_each_checks_status_reason_and_error(
     start_exporter: StartExporter, tmp_path: Path
 ) -> None:
     exporter = await start_exporter(config_file=logging_and_a_refused_db(tmp_path))
-    await exporter.smoke()
+    _, body = await exporter.smoke()
+    error = body["checks"]["db"]["error"]
+    assert error.startswith("cannot connect to 127.0.0.1:")
     async with exporter.client.get("/smoke-test/history") as response:
         history = await response.json()
     [failure, *_] = history["failures"]
     assert failure["checks"] == {
         "logging": {"status": "ok"},
-        "db": {"status": "fail", "reason": "connect"},
+        "db": {"status": "fail", "reason": "connect", "error": error},
     }
     async with exporter.client.get("/") as response:
         page = await response.text()
-    assert "<td>logging ok, db fail (connect)</td>" in page
+    assert '<li class="check" data-check="logging" data-status="ok">' in page
+    assert '<li class="check" data-check="db" data-status="fail">' in page
+    assert f'<span class="reason">connect</span>\n<span class="error">{error}</span>' in page

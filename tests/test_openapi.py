@@ -35,6 +35,7 @@ PATHS = {
     "/smoke-test",
     "/health/smoke-test",
     "/smoke-test/history",
+    "/status.json",
     "/metrics",
     "/-/healthy",
     "/-/ready",

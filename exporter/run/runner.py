@@ -17,7 +17,8 @@ from exporter.run.check_series import CheckSeries
 from exporter.run.history import Entry, History
 from exporter.run.results import Answer, RunResult, Trigger
 from exporter.run.run_series import RunSeries
-from exporter.verdict import CheckResult
+from exporter.run.timeline import Timeline
+from exporter.verdict import CheckResult, Status
 
 log = logging.getLogger("exporter.run.runner")
 
@@ -51,6 +52,7 @@ class Runner:
         self._inflight: asyncio.Future[RunResult] | None = None
         self.last: RunResult | None = None
         self.history = History()
+        self.timeline = Timeline()  # each check's strip and uptime, for the status page
         self.ready = asyncio.Event()
 
     async def run(self, trigger: Trigger) -> RunResult:
@@ -106,6 +108,7 @@ class Runner:
         for name, planned in checks.items():
             if name not in self._checks or self._checks[name].shape != planned.shape:
                 self._series.add(name, planned.shape)
+        self.timeline.keep(checks)
         self._checks = dict(checks)
 
     async def close(self) -> None:
@@ -150,6 +153,7 @@ class Runner:
         for name, outcome in result.checks.items():
             self._series.record(name, outcome.result, outcome.duration_seconds, outcome.retried)
         self.last = result
+        self.timeline.record(result)
         self.history.add(
             Entry(
                 time=result.started.isoformat(),
@@ -173,8 +177,10 @@ class Runner:
 
 
 def _brief(result: CheckResult) -> dict[str, str]:
-    """A check's status, and its reason when it has one, for the history."""
+    """A check's status, and its reason and error when it is not ok, for the history."""
     brief = {"status": result.status.value}
     if result.reason is not None:
         brief["reason"] = str(result.reason.value)
+    if result.status is not Status.OK and result.error is not None:
+        brief["error"] = result.error
     return brief

@@ -1,17 +1,13 @@
-"""HTTP handlers: the smoke test, the landing page and the liveness and readiness probes."""
+"""HTTP handlers: the smoke test, its history, the probes, metrics and reload."""
 
 from __future__ import annotations
 
-import html
-
 from aiohttp import hdrs, web
 
-from exporter import __version__
-from exporter.run.history import Entry
 from exporter.run.results import RunResult, unknown_excluded
 from exporter.verdict import Status
 from exporter.web import health_json
-from exporter.web.keys import RELOADER, ROUTES, RUNNER, SCRAPE, SETTINGS
+from exporter.web.keys import RELOADER, RUNNER, SCRAPE, SETTINGS
 from exporter.web.middleware import error_response
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -106,64 +102,3 @@ async def reload(request: web.Request) -> web.Response:
         "checks": [spec.name for spec in plan.checks],
     }
     return web.json_response(body, headers=NO_STORE)
-
-
-def _links(request: web.Request) -> str:
-    """A line of the landing page per endpoint that has one."""
-    lines = []
-    for route in request.app[ROUTES]:
-        if route.link is None:
-            continue
-        path, text = html.escape(route.path), html.escape(route.link)
-        if route.method == "GET":
-            lines.append(f'<li><a href="{path[1:]}">{path}</a>: {text}</li>')
-        else:
-            lines.append(f"<li><code>{route.method} {path}</code>: {text}</li>")
-    return "\n".join(lines)
-
-
-async def index(request: web.Request) -> web.Response:
-    """A small page naming the exporter, linking its endpoints, and showing recent runs."""
-    runs = request.app[RUNNER].history
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>smoke-test-exporter</title>
-<style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;text-align:left}}
-.fail{{color:#b00}}</style></head>
-<body>
-<h1>smoke-test-exporter {html.escape(__version__)}</h1>
-<p>Proves that this service is up and that its logging reaches every sink.</p>
-<ul>
-{_links(request)}
-</ul>
-<h2>Last failures</h2>
-{_table(runs.failures)}
-<h2>Last runs</h2>
-{_table(runs.runs)}
-</body>
-</html>
-"""
-    return web.Response(text=page, content_type="text/html", headers=NO_STORE)
-
-
-def _checks_cell(entry: Entry) -> str:
-    """``web ok, db fail (connect)``."""
-    return ", ".join(
-        f"{name} {brief['status']}" + (f" ({brief['reason']})" if "reason" in brief else "")
-        for name, brief in entry.checks.items()
-    )
-
-
-def _table(entries: list[Entry]) -> str:
-    if not entries:
-        return "<p>None yet.</p>"
-    head = "<tr><th>time</th><th>trigger</th><th>result</th><th>duration (s)</th>"
-    head += "<th>run_id</th><th>checks</th><th>cause</th></tr>"
-    rows = "".join(
-        f'<tr class="{html.escape(e.status)}"><td>{html.escape(e.time)}</td>'
-        f"<td>{html.escape(e.trigger)}</td><td>{html.escape(e.status)}</td>"
-        f"<td>{e.duration_seconds:.6f}</td><td><code>{html.escape(e.run_id)}</code></td>"
-        f"<td>{html.escape(_checks_cell(e))}</td><td>{html.escape(e.cause or '')}</td></tr>"
-        for e in entries
-    )
-    return f"<table>\n{head}\n{rows}\n</table>"

@@ -13,6 +13,7 @@ from exporter.web.route import Route
 from exporter.web.scrape import SharedRendering
 
 SETTINGS = web.AppKey("settings", Settings)
+INSTANCE = web.AppKey("instance", str)  # the instance canaries name: set, else the host name
 METRICS = web.AppKey("metrics", Metrics)
 LOGS = web.AppKey("logs", LogPipeline)
 RUNNER = web.AppKey("runner", Runner)

@@ -10,6 +10,7 @@ from aiohttp import web
 from exporter import __version__
 from exporter.web.keys import RELOADER, ROUTES
 from exporter.web.openapi_schemas import component_schemas
+from exporter.web.openapi_status import status_schemas
 from exporter.web.operations import Schema, shared_headers, shared_responses, with_refusals
 
 OPENAPI_VERSION = "3.1.0"
@@ -55,7 +56,11 @@ def build_document(app: web.Application) -> Schema:
         },
         "paths": paths,
         "components": {
-            "schemas": {**component_schemas(checks), "OpenApi": _document_schema()},
+            "schemas": {
+                **component_schemas(checks),
+                **status_schemas(),
+                "OpenApi": _document_schema(),
+            },
             "headers": shared_headers(),
             "responses": shared_responses(),
         },

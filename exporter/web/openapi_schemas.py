@@ -189,9 +189,12 @@ def component_schemas(checks: dict[str, str]) -> dict[str, Schema]:
                 "cause": nullable,
                 "checks": {
                     "type": "object",
-                    "description": "Each check's status, and its reason when it is not ok.",
+                    "description": "Each check's status, and its reason and error when it "
+                    "is not ok.",
                     "additionalProperties": _closed(
-                        {"status": ok_fail, "reason": {"type": "string"}}, "reason"
+                        {"status": ok_fail, "reason": {"type": "string"}, "error": nullable},
+                        "reason",
+                        "error",
                     ),
                 },
             },

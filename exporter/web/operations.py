@@ -138,16 +138,6 @@ def health_smoke_test() -> Schema:
     return {**smoke_test(), "summary": "/smoke-test at the original design's path"}
 
 
-def index() -> Schema:
-    """GET /."""
-    return {
-        "summary": "A small HTML page: version, links, the last runs and failures",
-        "responses": {
-            "200": response("The page.", {"text/html": {"type": "string"}}, no_store=True)
-        },
-    }
-
-
 def history() -> Schema:
     """GET /smoke-test/history."""
     return {

@@ -4,7 +4,7 @@ page need."""
 from __future__ import annotations
 
 from exporter import paths
-from exporter.web import handlers, operations
+from exporter.web import handlers, openapi_status, operations, status_page
 from exporter.web.openapi import openapi_json
 from exporter.web.route import Route
 
@@ -12,7 +12,15 @@ from exporter.web.route import Route
 def route_table(telemetry_path: str) -> tuple[Route, ...]:
     """Every endpoint; the metrics one at ``telemetry_path``."""
     return (
-        Route("GET", paths.INDEX, "index", handlers.index, operations.index),
+        Route("GET", paths.INDEX, "index", status_page.page, openapi_status.index),
+        Route(
+            "GET",
+            paths.STATUS,
+            "status",
+            status_page.status_json,
+            openapi_status.status,
+            link="the status page's figures (JSON)",
+        ),
         Route(
             "GET",
             paths.SMOKE_TEST,
