@@ -125,7 +125,7 @@ def create_app(
     runner = Runner(
         build_checks(plan.checks, check_deps),
         metrics.run,
-        CheckSeries(registry),
+        CheckSeries(registry, settings.slo_window_seconds),
         interval_seconds=settings.interval_seconds,
         min_interval_seconds=settings.min_interval_seconds,
         message=settings.message,

@@ -45,5 +45,6 @@ def build_checks(
             ),
             spec.retries,
             spec.retry_delay_seconds,
+            spec.objective,
         )
     return planned

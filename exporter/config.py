@@ -84,6 +84,7 @@ class Settings:
     max_requests: int = 40  # requests in flight at once; 0: no limit
     max_connections: int = 100  # connections open at once; 0: no limit
     openmetrics: bool = False  # answer OpenMetrics when a scrape asks for it
+    slo_window_seconds: float = 30 * 86400.0  # the error budget's window, for the SLO rules
 
 
 def parse_listen_address(text: str) -> ListenAddress:

@@ -19,7 +19,7 @@ from exporter.yamlfile import YamlError, excerpt, kind, read_yaml
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 TOP_KEYS = ("sinks", "checks", "heartbeat")
 SINK_KEYS = ("name", "type")  # besides the type's own options
-CHECK_KEYS = ("name", "type", "timeout", "retries", "retry_delay")
+CHECK_KEYS = ("name", "type", "timeout", "objective", "retries", "retry_delay")
 # The most retries a check may have: each attempt may take the whole timeout.
 MAX_RETRIES = 10
 LOG_FILE_SINK = "file"  # the name --log.file gives its sink
@@ -172,6 +172,22 @@ def _retries(
     return retries, delay
 
 
+def _objective(item: dict[str, Any], where: str, directory: Path) -> float | None:
+    """A check's ``objective``: the share of its runs that should pass, strictly between 0
+    and 1 (``0.999``); None when it has none."""
+    if "objective" not in item:
+        return None
+    value = item["objective"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OptionError(f"{where}.objective", f"{value!r} is not a number: write it as 0.999")
+    if not 0 < value < 1:
+        raise OptionError(
+            f"{where}.objective",
+            f"{value!r} is not between 0 and 1 (both excluded): write it as 0.999",
+        )
+    return float(value)
+
+
 def _checks(value: Any, directory: Path, default_timeout: float) -> tuple[CheckSpec, ...]:
     specs = []
     for where, item, name, type_name in _items(value, "checks"):
@@ -180,10 +196,11 @@ def _checks(value: Any, directory: Path, default_timeout: float) -> tuple[CheckS
         if "timeout" in item:
             timeout = convert(Seconds, item["timeout"], f"{where}.timeout", directory)
         data = {k: v for k, v in item.items() if k not in CHECK_KEYS}
-        common = CHECK_KEYS if type_name not in NO_RETRIES else CHECK_KEYS[:3]
+        common = CHECK_KEYS if type_name not in NO_RETRIES else CHECK_KEYS[:4]
         options = load_options(check_type.options, data, where, directory, common)
         retries, delay = _retries(item, type_name, where, directory)
-        specs.append(CheckSpec(name, type_name, timeout, options, retries, delay))
+        objective = _objective(item, where, directory)
+        specs.append(CheckSpec(name, type_name, timeout, options, retries, delay, objective))
     stores = [i for i, spec in enumerate(specs) if spec.type in STORE_TYPES]
     if stores and not any(spec.type == "logging" for spec in specs):
         raise OptionError(

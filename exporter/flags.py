@@ -108,6 +108,13 @@ OPTIONS = (
         "every request runs, concurrent ones still share)",
     ),
     Option(
+        "--smoke-test.slo-window",
+        "slo_window_seconds",
+        partial(parse_seconds, allow_zero=False),
+        "the window of every check's error budget, exported as smoke_test_slo_window_seconds "
+        "for the SLO rules and dashboard (default 30d)",
+    ),
+    Option(
         "--smoke-test.instance",
         "instance",
         parse_instance,

@@ -31,6 +31,7 @@ class CheckSpec:
     options: Any
     retries: int = 0  # attempts after a failed one, each with the timeout
     retry_delay_seconds: float = 0.2
+    objective: float | None = None  # the share of runs that should pass, for the SLO rules
 
 
 @dataclass(frozen=True)

@@ -172,8 +172,9 @@ def test_writable_false_skips_the_probe(tmp_path: Path) -> None:
         ),
         (
             "{name: d, type: disk, path: /var, min_free_bytes: 1, writeable: true}",
-            "checks[0].writeable: unknown key (known: name, type, timeout, retries, retry_delay, "
-            "path, min_free_bytes, min_free_ratio, warn_free_bytes, warn_free_ratio, writable)",
+            "checks[0].writeable: unknown key (known: name, type, timeout, objective, retries, "
+            "retry_delay, path, min_free_bytes, min_free_ratio, warn_free_bytes, "
+            "warn_free_ratio, writable)",
         ),
     ],
 )

@@ -128,6 +128,16 @@ CASES = [
         1.0,
     ),
     Case(
+        "--smoke-test.slo-window",
+        "SMOKE_TEST_EXPORTER_SMOKE_TEST_SLO_WINDOW",
+        "slo_window_seconds",
+        "7d",
+        604800.0,
+        "28d",
+        2419200.0,
+        2592000.0,
+    ),
+    Case(
         "--smoke-test.instance",
         "SMOKE_TEST_EXPORTER_SMOKE_TEST_INSTANCE",
         "instance",

@@ -253,7 +253,7 @@ def test_only_checks_given_keeps_the_default_sinks(tmp_path: Path) -> None:
         ),
         pytest.param(
             "checks: [{name: logs, type: logging, url: 'http://x/'}]\n",
-            "checks[0].url: unknown key (known: name, type, timeout)",
+            "checks[0].url: unknown key (known: name, type, timeout, objective)",
             id="unknown-check-key",
         ),
         pytest.param(

@@ -23,6 +23,7 @@ from exporter.logs.access_log import BAD_REQUESTS_PER_SECOND
 from exporter.logs.cut import FIELD_BYTES
 from exporter.logs.pipeline import QUEUE_SIZE
 from exporter.run.check_series import CheckSeries, Shape
+from exporter.run.timeline import MINUTES, STRIP_SIZE, ring_bytes
 from exporter.web.limit import RESERVE, RESERVED_ROUTES
 from exporter.web.login_gate import MAX_WAITING
 from exporter.web.routes import route_table
@@ -318,4 +319,15 @@ def test_the_flag_table_gives_each_flag_the_default_its_help_gives() -> None:
         value = default.group(1).split(": ")[0]  # "(default false: the text format)"
         assert cells[option.flag] == f"`{value}`", option.flag
         compared += 1
-    assert compared == 13
+    assert compared == 14
+
+
+def test_the_status_pages_memory_is_stated_as_the_timeline_allocates_it() -> None:
+    # The README and docs/status-page.md say it: 50 results, a 12-byte record a minute for
+    # 24 h, and the rings' bytes at 50 checks (measured against real arrays in test_timeline).
+    figures = (f"last {STRIP_SIZE} results", f"{ring_bytes(50):,} bytes at 50 checks")
+    assert (MINUTES, ring_bytes(1)) == (24 * 60, 24 * 60 * 12)
+    readme = " ".join(README.split())
+    assert all(figure in readme for figure in figures), figures
+    page = " ".join((DOCS / "status-page.md").read_text().split())
+    assert f"At 50 checks the per-minute records take {ring_bytes(50):,} bytes" in page

@@ -283,5 +283,3 @@ async def test_history_keeps_the_last_runs_and_failures_apart(
         "cause": None,
         "checks": {"logging": {"status": "ok"}},
     }
-
-

@@ -58,7 +58,7 @@ def test_without_a_config_file_the_flags_plan_is_checked(
         ),
         pytest.param(
             ("type: logging}", "type: logging, timout: 1s}"),
-            "checks[0].timout: unknown key (known: name, type, timeout)",
+            "checks[0].timout: unknown key (known: name, type, timeout, objective)",
             id="unknown-key",
         ),
     ],

@@ -194,7 +194,7 @@ def test_retries_and_their_delay_are_read_per_check(tmp_path: Path) -> None:
 
 def test_an_unknown_key_of_a_logging_check_does_not_offer_retries(tmp_path: Path) -> None:
     text = "checks: [{name: logging, type: logging, retrys: 1}]\n"
-    refused(tmp_path, text, "checks[0].retrys: unknown key (known: name, type, timeout)")
+    refused(tmp_path, text, "checks[0].retrys: unknown key (known: name, type, timeout, objective)")
 
 
 def retry_series(registry: CollectorRegistry) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ class PlannedCheck:
     shape: Shape = RUNNER_ONLY
     retries: int = 0
     retry_delay_seconds: float = 0.2
+    objective: float | None = None  # smoke_test_check_objective, when set
 
 
 async def attempted(planned: PlannedCheck, run_id: str, trigger: Trigger) -> CheckOutcome:

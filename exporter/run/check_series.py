@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from exporter.verdict import CheckResult, RunnerReason
 
 P = "smoke_test_check_"
+# The error budget's window when none is given: --smoke-test.slo-window's default.
+SLO_WINDOW_SECONDS = 30 * 86400.0
 # The ``status`` label: exporter.checks.Status, by value.
 STATUSES = ("ok", "warn", "fail")
 
@@ -31,7 +33,27 @@ RUNNER_ONLY = Shape(tuple(r.value for r in RunnerReason), observes=False)
 class CheckSeries:
     """The per-check metrics on one registry; a check's series exist while it is configured."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, slo_window_seconds: float = SLO_WINDOW_SECONDS
+    ) -> None:
+        self.runs = Counter(
+            P + "runs",
+            "Runs of the check, whatever their result: the denominator of its error ratio.",
+            ["check"],
+            registry=registry,
+        )
+        self.objective = Gauge(
+            P + "objective",
+            "The share of the check's runs that should pass (its config's objective); only for "
+            "checks that set one.",
+            ["check"],
+            registry=registry,
+        )
+        Gauge(
+            "smoke_test_slo_window_seconds",
+            "The window of every check's error budget (--smoke-test.slo-window).",
+            registry=registry,
+        ).set(slo_window_seconds)
         self.success = Gauge(
             P + "success",
             "1 if the check passed in the last run (a warning passes), else 0.",
@@ -78,6 +100,7 @@ class CheckSeries:
             registry=registry,
         )
         self._shapes: dict[str, Shape] = {}
+        self._objectives: dict[str, float] = {}
         # The checks that have met a certificate, and so have an expiry series.
         self._certified: set[str] = set()
         # The reasons each check has a failure series for: its shape's, and any other it gave.
@@ -91,6 +114,7 @@ class CheckSeries:
         self._reasons[check] = set(shape.reasons)
         if shape.retries:
             self._retried[check] = set(shape.reasons)
+        self.runs.labels(check)
         self.success.labels(check)
         self.duration.labels(check)
         for status in STATUSES:
@@ -105,6 +129,8 @@ class CheckSeries:
     def remove(self, check: str) -> None:
         """Take the series of a check that is no longer configured out of the registry."""
         shape = self._shapes.pop(check)
+        self.objectify(check, None)
+        self.runs.remove(check)
         self.success.remove(check)
         self.duration.remove(check)
         for status in STATUSES:
@@ -119,6 +145,14 @@ class CheckSeries:
             self._certified.discard(check)
             self.cert_expiry.remove(check)
 
+    def objectify(self, check: str, objective: float | None) -> None:
+        """Set the check's objective series, or take it away when the check has none."""
+        if objective is not None:
+            self._objectives[check] = objective
+            self.objective.labels(check).set(objective)
+        elif self._objectives.pop(check, None) is not None:
+            self.objective.remove(check)
+
     def record(
         self, check: str, result: CheckResult, seconds: float, retried: tuple[str, ...] = ()
     ) -> None:
@@ -127,6 +161,7 @@ class CheckSeries:
         for reason in retried:
             self._retried.setdefault(check, set()).add(reason)
             self.retries.labels(check, reason).inc()
+        self.runs.labels(check).inc()
         self.success.labels(check).set(1 if result.ok else 0)
         self.duration.labels(check).set(seconds)
         for status in STATUSES:

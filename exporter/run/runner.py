@@ -42,6 +42,7 @@ class Runner:
         self._series = series  # each check's own series, kept in step with the checks run
         for name, planned in self._checks.items():
             series.add(name, planned.shape)
+            series.objectify(name, planned.objective)
         self._between_runs = asyncio.Lock()
         self._interval = interval_seconds
         self._message = message
@@ -108,6 +109,7 @@ class Runner:
         for name, planned in checks.items():
             if name not in self._checks or self._checks[name].shape != planned.shape:
                 self._series.add(name, planned.shape)
+            self._series.objectify(name, planned.objective)
         self.timeline.keep(checks)
         self._checks = dict(checks)
 
