@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.plots import plot
 from bench.report import document, ratios, table
 from bench.runs import Settings
+from bench.status_page import RENDERS
 from bench.stores import CURVE
 from bench.suite import Results, Sizes, run_suite
 
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--curve-runs", type=int, default=100, help="per cost-curve point")
     parser.add_argument("--footprint-starts", type=int, default=3, help="per config, RSS by type")
     parser.add_argument("--footprint-runs", type=int, default=100, help="after each start-up")
+    parser.add_argument("--status-renders", type=int, default=RENDERS, help="a round, per count")
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()
     settings = Settings(seconds=args.seconds, rounds=args.rounds, warmup_seconds=args.warmup)
@@ -76,6 +78,7 @@ def main() -> None:
         curve_runs=args.curve_runs,
         footprint_starts=args.footprint_starts,
         footprint_runs=args.footprint_runs,
+        status_renders=args.status_renders,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         results = run_suite(settings, Path(work), sizes)

@@ -12,6 +12,7 @@ from bench.footprint import footprint_table
 from bench.machine import machine
 from bench.plots import shape
 from bench.runs import Settings
+from bench.status_page import status_section
 from bench.stores import CURVE
 from bench.suite import Results, Sizes
 from bench.targets import MB, TARGETS, Target
@@ -237,6 +238,8 @@ N + 1 and finds one. *Burst*: each run finds 100.
 ![store check CPU against pending canaries](docs/bench-stores.png)
 
 {shapes(results)}
+
+{status_section(results.status_page, sizes.status_renders)}
 
 ## Targets
 

@@ -29,6 +29,7 @@ from bench.runs import (
     measure,
     pair_ratios,
 )
+from bench.status_page import RENDERS, StatusPoint, measure_status_page
 from bench.stdout import drained_pipe, stuck_pipe
 
 # Ours in the floods: none of their requests may be refused, whatever a run's length.
@@ -51,6 +52,7 @@ class Sizes:
     curve_runs: int = 100  # per point of the cost curves
     footprint_starts: int = 3  # fresh exporters per config, for the RSS by check type
     footprint_runs: int = 100  # runs each, after its start-up run
+    status_renders: int = RENDERS  # a round of the status page's renders, at each count of checks
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Results:
     store_cpu: dict[str, float]  # seconds a store-check run, by kind and case
     curves: Curves
     footprints: tuple[Footprint, ...]  # idle RSS by check type: the default config first
+    status_page: tuple[StatusPoint, ...]  # the page's size and render CPU at 1, 20, 50 checks
 
 
 def _delivery_latency(base: str, requests: int) -> tuple[float, float]:
@@ -242,4 +245,5 @@ def run_suite(settings: Settings, work: Path, sizes: Sizes) -> Results:
         store_cpu=stores.store_cpu_per_run(sizes.store_runs),
         curves=measure_curves(runs=sizes.curve_runs),
         footprints=measure_footprints(work, sizes.footprint_starts, sizes.footprint_runs),
+        status_page=measure_status_page(sizes.status_renders),
     )

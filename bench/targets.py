@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bench.bursts import BURST_RSS_GOAL_MB, SMOKE_TEST_BURST
 from bench.curves import SLOW_SECONDS
+from bench.status_page import PAGE_LIMIT_BYTES
 from bench.suite import Results
 
 MB = 1024 * 1024
@@ -45,6 +46,11 @@ def _p99s(r: Results, name: str) -> list[float]:
 def _point(r: Results, checks: int) -> float:
     [point] = [p for p in r.curves.points if p.checks == checks]
     return point.metrics_lines
+
+
+def _page_bytes(r: Results, checks: int) -> float:
+    [point] = [p for p in r.status_page if p.checks == checks]
+    return point.page_bytes
 
 
 def _cadence_ratios(r: Results) -> list[float]:
@@ -194,5 +200,12 @@ TARGETS = [
         lambda r: [_scrape_growth(r)],
         lambda v: v <= 1.0,
         "{:.2f}",
+    ),
+    Target(
+        "status page at 50 checks",
+        f"< {PAGE_LIMIT_BYTES // 1000} KB",
+        lambda r: [_page_bytes(r, 50)],
+        lambda v: v < PAGE_LIMIT_BYTES,
+        "{:,.0f} bytes",
     ),
 ]

@@ -58,6 +58,7 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
             *(sys.executable, "-m", "bench", "--seconds=1", "--rounds=1", "--warmup=0"),
             *("--records=2000", "--requests=50", "--store-runs=20", "--cadence-scrapes=20"),
             *("--curve-runs=5", "--footprint-starts=1", "--footprint-runs=5"),
+            "--status-renders=2",
             f"--output={output}",
         ],
         cwd=ROOT,
@@ -125,6 +126,11 @@ def test_a_one_second_run_measures_every_row_and_target(tmp_path: Path) -> None:
         "+ one websocket check",
         "+ one check of each",
     ], configs
+    # The status page: its bytes and the CPU of a render at each count of checks.
+    status = re.findall(
+        r"^\| (\d+) \| [\d,]+ \| [\d.]+ ms \| [\d.]+ ms \| [\d.]+ ms \|$", text, re.MULTILINE
+    )
+    assert status == ["1", "20", "50"], status
     for png in ("bench-runs.png", "bench-metrics.png", "bench-stores.png"):
         assert (tmp_path / "docs" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert f"](docs/{png})" in text, png

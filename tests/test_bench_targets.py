@@ -16,6 +16,7 @@ from bench.curves import Concurrency, Curves, Point
 from bench.footprint import Footprint
 from bench.report import ratios
 from bench.runs import Round, Row
+from bench.status_page import StatusPoint
 from bench.suite import Results
 from bench.targets import TARGETS, Target, ratio
 from bench.wrk import WrkResult
@@ -26,6 +27,7 @@ CADENCE_TRUST = "the same, against the trust issue's goal (from 5.7)"
 QUEUE = "queue pipeline / FileHandler, records/s"
 STUCK = "/metrics p99 with stdout stuck / drained"
 GROWTH = "scrape CPU growth from 1 to 50 checks / series growth"
+PAGE = "status page at 50 checks"
 
 
 def row(name: str, p99: float) -> Row:
@@ -76,6 +78,10 @@ def measured() -> Results:
             concurrency=Concurrency(20, (1.01,), 0.05),
         ),
         footprints=(Footprint("default (the logging check)", 43 * MB, 43 * MB, 0),),
+        status_page=(
+            StatusPoint(1, 19_000, 0.0008, 0.0005, 0.0006),
+            StatusPoint(50, 99_999, 0.012, 0.013, 0.018),
+        ),
     )
 
 
@@ -114,6 +120,7 @@ def test_the_ratio_targets_read_their_figures() -> None:
     assert found[QUEUE] == "0.90 | yes"
     assert found[STUCK] == "1.50 | yes"
     assert found[GROWTH] == "0.20 | yes"  # CPU grew 2x while the series grew 10x
+    assert found[PAGE] == "99,999 bytes | yes"  # under 100 KB: 100 000 bytes
     assert not [name for name, cell in found.items() if "n.a." in cell]
 
 

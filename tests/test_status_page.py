@@ -131,3 +131,15 @@ async def test_text_from_outside_is_escaped_on_the_page(
     assert "<img" in error
     assert f'<span class="error">{escape(error)}</span>' in page
     assert "<img" not in page
+
+
+async def test_the_page_and_its_figures_are_gzipped_when_the_browser_accepts_it(
+    start_exporter: StartExporter,
+) -> None:
+    exporter = await start_exporter()
+    for path in ("/", "/status.json"):
+        async with exporter.client.get(path, headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert len(await response.read()) > 0
+        async with exporter.client.get(path, headers={"Accept-Encoding": "identity"}) as response:
+            assert "Content-Encoding" not in response.headers

@@ -37,9 +37,11 @@
     row.querySelector(".uptime").textContent = c.uptime.text;
     var strip = row.querySelector(".strip");
     strip.setAttribute("aria-label", c.strip_text);
+    strip.title = c.strip_text;
     strip.replaceChildren.apply(strip, c.strip.map(function (m) {
+      if (m.status === "ok") return el("i");
       var why = m.reason ? " (" + m.reason + ")" : "";
-      return el("span", "", { "data-status": m.status, title: m.time + " " + m.status + why });
+      return el("i", "", { class: m.status.charAt(0), title: m.time + " " + m.status + why });
     }));
     fill(row.querySelector(".parts"), c.parts.map(function (p) {
       return el("li", p.name + ": " + p.status + (p.text ? " in " + p.text : ""),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -17,6 +18,10 @@ from exporter.verdict import Status
 
 # How often the open page asks /status.json again.
 REFRESH_SECONDS = 5
+# The most lines of the last failures shown: 50 checks failing together would be 50 a run.
+FAILURE_LINES = 20
+# The most lines of the last failures shown: 50 checks failing together would be 50 a run.
+FAILURE_LINES = 20
 UNKNOWN = "unknown"
 SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", UNKNOWN: "…"}
 # A store check's canary accounting, in the order the page lists it.
@@ -65,9 +70,16 @@ def status_view(sources: Sources, now: float) -> dict[str, Any]:
         "links": [asdict(link) for link in sources.links],
         "checks": checks,
         "failures": [
-            {**f.body(), "at": human.clock(_unix(f.last))} for f in fold(list(sources.failures))
+            {**f.body(), "at": human.clock(_unix(f.last))}
+            for f in fold(list(sources.failures))[:FAILURE_LINES]
         ],
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _exact(when: float) -> str:
+    """human.exact, kept for the marks' times: each is formatted once, not at every render."""
+    return human.exact(when)
 
 
 def _unix(iso: str) -> float:
@@ -120,8 +132,7 @@ def _check(
         "observed": None,
         "cert": None,
         "strip": [
-            {"status": m.status.value, "time": human.exact(m.time), "reason": m.reason}
-            for m in marks
+            {"status": m.status.value, "time": _exact(m.time), "reason": m.reason} for m in marks
         ],
         "strip_text": _strip_text([m.status.value for m in marks]),
         "uptime": {
@@ -169,4 +180,5 @@ def _outcome(outcome: CheckOutcome, now: float) -> dict[str, Any]:
         newest = r.detail.get("newest")
         delay = newest.get("delay_seconds") if isinstance(newest, Mapping) else None
         fields["newest_delay"] = None if delay is None else human.duration(float(delay))
+        fields["observed"] = None  # a store check observes that delay: shown once, named
     return fields
