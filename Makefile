@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test test-repeat lint pytest tools bench dist clean
+.PHONY: run test test-repeat lint pytest tools axe-core screenshots grafana-rules bench dist clean
 
 # Debian's python3 needs python3-venv for ensurepip; install it once when it is missing.
 $(BIN)/python:
@@ -39,7 +39,8 @@ lint: $(VENV)/.installed-test
 # canary's end-to-end chains (systemd-socket-activate gives gatewayd a port of our choosing);
 # the Pushgateway for the heartbeat; stress-ng for `make test-repeat` under CPU contention;
 # systemd-analyze to verify the systemd unit and rate its exposure; dnsmasq, the dns check's
-# server (started by its tests in the foreground on a free loopback port).
+# server (started by its tests in the foreground on a free loopback port); Debian's chromium
+# and chromium-driver, the headless browser the status page's tests drive through Selenium.
 # Debian's packages start no daemon in a container.
 TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
   prometheus-alertmanager:prometheus-alertmanager wrk:wrk \
@@ -47,7 +48,8 @@ TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanage
   /lib/systemd/systemd-journal-remote:systemd-journal-remote \
   /lib/systemd/systemd-journal-gatewayd:systemd-journal-remote \
   systemd-socket-activate:systemd prometheus-pushgateway:prometheus-pushgateway \
-  stress-ng:stress-ng systemd-analyze:systemd /usr/sbin/dnsmasq:dnsmasq
+  stress-ng:stress-ng systemd-analyze:systemd /usr/sbin/dnsmasq:dnsmasq \
+  /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver
 tools:
 	@missing=; for t in $(TOOLS); do \
 	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
@@ -58,7 +60,20 @@ tools:
 	      $$packages >/dev/null; } \
 	  || echo "WARNING: could not install them: their tests will skip (and fail under CI=true)" >&2; }
 
-pytest: $(VENV)/.installed-test tools
+# axe-core, the accessibility engine the browser tests run inside the status page, from npm at
+# an exact version (a new release may add rules), into .venv/node/. Without npm it is skipped,
+# and so are those tests (they fail under CI=true).
+AXE_CORE_VERSION := 4.14.1
+AXE_CORE := $(VENV)/node/.axe-core-$(AXE_CORE_VERSION)
+axe-core: $(AXE_CORE)
+$(AXE_CORE):
+	@command -v npm >/dev/null || { \
+	  echo "WARNING: npm is missing: axe-core not installed, the browser tests will skip" \
+	    "(and fail under CI=true); Debian's npm brings it" >&2; exit 0; }; \
+	npm install --prefix $(VENV)/node --no-save --no-audit --no-fund --loglevel=error \
+	  axe-core@$(AXE_CORE_VERSION) && touch $@
+
+pytest: $(VENV)/.installed-test tools axe-core
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -66,7 +81,7 @@ test: lint pytest
 # The suite N times in a row, stopping at the first failure: a flaky test shows itself here.
 # The last line says how many runs passed.
 N ?= 5
-test-repeat: lint $(VENV)/.installed-test tools
+test-repeat: lint $(VENV)/.installed-test tools axe-core
 	@passed=0; for run in $$(seq $(N)); do \
 	  echo "test-repeat: run $$run of $(N)"; \
 	  $(BIN)/pytest $(PYTEST_ARGS) || { \
@@ -74,6 +89,15 @@ test-repeat: lint $(VENV)/.installed-test tools
 	  passed=$$run; \
 	done; \
 	echo "test-repeat: $$passed of $(N) runs passed"
+
+# The four screenshots of the status page in docs/screenshots/ (healthy and failing, light and
+# dark), taken by its browser test against a real exporter. The test always writes them to its
+# temporary directory; STATUS_SCREENSHOTS=update writes them to docs/screenshots/ as well.
+# CI=true: a missing browser fails here instead of skipping, so no run quietly keeps the old
+# images. Run it after changing the page, look at them, and commit them.
+screenshots: $(VENV)/.installed-test tools axe-core
+	CI=true STATUS_SCREENSHOTS=update $(BIN)/pytest tests/integration/test_status_page.py \
+	  -k screenshots -p no:randomly $(PYTEST_ARGS)
 
 # The benchmark: ours beside blackbox_exporter and a bare aiohttp app; writes BENCHMARKS.md.
 bench: $(VENV)/.installed-test tools
@@ -89,6 +113,11 @@ dist: $(VENV)/.installed-test
 # Every shipped alert's runbook_url is BASE#<alert>; point them all at your copy of
 # docs/runbook.md (a wiki, an internal Git host), e.g.
 # `make runbook-base RUNBOOK_BASE=https://wiki.example/smoke-test/runbook`. Only python3 needed.
+# The Grafana-managed alert rules are generated from the Prometheus rule files (listed in SOURCES
+# in the script); tests/test_grafana_rules.py fails until they are regenerated.
+grafana-rules: $(VENV)/.installed-run
+	$(BIN)/python monitoring/grafana_rules.py
+
 .PHONY: runbook-base
 runbook-base:
 	$(PYTHON) monitoring/runbook_base.py '$(RUNBOOK_BASE)'
