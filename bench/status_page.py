@@ -17,7 +17,7 @@ from exporter.checks.disk import DiskReason
 from exporter.checks.http_failure import HttpReason
 from exporter.checks.stores.check import StoreReason
 from exporter.checks.tcp import TcpReason
-from exporter.run.history import Entry, History
+from exporter.run.history import Entry, History, brief
 from exporter.run.results import CheckOutcome, RunResult, Trigger
 from exporter.run.timeline import Timeline
 from exporter.sinks import Reason as SinkReason
@@ -148,23 +148,13 @@ def state(count: int) -> Sources:
         )
         timeline.record(result)
         if result.status is Status.FAIL:  # the runner's history, of which the page reads these
-            briefs = {name: _brief(o.result) for name, o in result.checks.items()}
+            briefs = {name: brief(o.result) for name, o in result.checks.items()}
             time_text = result.started.isoformat()
             history.add(
                 Entry(time_text, "schedule", "fail", 0.5, result.run_id, result.cause, briefs)
             )
     links = [Link(r.method, r.path, r.link) for r in route_table("/metrics") if r.link is not None]
     return Sources(result, list(checks), timeline, history.failures, "web-1", "1.0.0", links)
-
-
-def _brief(result: CheckResult) -> dict[str, str]:
-    """What the runner keeps of a check in a history entry (exporter.run.runner)."""
-    brief = {"status": result.status.value}
-    if result.reason is not None:
-        brief["reason"] = str(result.reason.value)
-    if result.status is not Status.OK and result.error is not None:
-        brief["error"] = result.error
-    return brief
 
 
 def _cpu(call: Callable[[], object], calls: int) -> float:

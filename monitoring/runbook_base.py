@@ -18,6 +18,9 @@ SHIPPED = (
     "monitoring/fleet-rules.yml",
     "monitoring/fleet-rules_test.yml",
     "monitoring/grafana/provisioning/alerting/rules.yml",
+    "monitoring/slo-rules.yml",
+    "monitoring/slo-rules_test.yml",
+    "monitoring/slo-rules_days_test.yml",
     "deploy/kubernetes/service.yaml",
 )
 

@@ -366,7 +366,7 @@ def assert_names_a_service(address: str) -> None:
 
 def test_compose_bind_mounts_exist_in_the_repository_and_are_read_only() -> None:
     binds = [(name, m) for name in compose()["services"] for m in mounts(name) if m.bind]
-    assert len(binds) == 5
+    assert len(binds) == 6
     missing = [m.source for _, m in binds if not (ROOT / m.source).exists()]
     assert missing == [], f"mounted but missing from the repository: {missing}"
     assert [m.source for _, m in binds if not m.read_only] == []

@@ -77,10 +77,11 @@ def test_anchors_follow_githubs_rules() -> None:
 
 
 def runbook_urls() -> dict[str, str]:
-    """Every alert of alerts.yml and fleet-rules.yml, and its runbook_url."""
+    """Every alert of alerts.yml, slo-rules.yml and fleet-rules.yml, and its runbook_url."""
     rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yml").read_text())["groups"][0]["rules"]
-    fleet = yaml.safe_load((ROOT / "monitoring" / "fleet-rules.yml").read_text())["groups"]
-    rules += [rule for group in fleet for rule in group["rules"] if "alert" in rule]
+    for name in ("slo-rules.yml", "fleet-rules.yml"):
+        groups = yaml.safe_load((ROOT / "monitoring" / name).read_text())["groups"]
+        rules += [rule for group in groups for rule in group["rules"] if "alert" in rule]
     return {rule["alert"]: rule["annotations"]["runbook_url"] for rule in rules}
 
 

@@ -6,7 +6,19 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from exporter.verdict import CheckResult, Status
+
 HISTORY_SIZE = 50
+
+
+def brief(result: CheckResult) -> dict[str, str]:
+    """A check's status, and its reason and error when it is not ok, for the history."""
+    kept = {"status": result.status.value}
+    if result.reason is not None:
+        kept["reason"] = str(result.reason.value)
+    if result.status is not Status.OK and result.error is not None:
+        kept["error"] = result.error
+    return kept
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 
 from exporter.run.attempts import PlannedCheck, attempted
 from exporter.run.check_series import CheckSeries
-from exporter.run.history import Entry, History
+from exporter.run.history import Entry, History, brief
 from exporter.run.results import Answer, RunResult, Trigger
 from exporter.run.run_series import RunSeries
 from exporter.run.timeline import Timeline
-from exporter.verdict import CheckResult, Status
 
 log = logging.getLogger("exporter.run.runner")
 
@@ -164,7 +163,7 @@ class Runner:
                 duration_seconds=round(result.duration_seconds, 6),
                 run_id=result.run_id,
                 cause=result.cause,
-                checks={name: _brief(o.result) for name, o in result.checks.items()},
+                checks={name: brief(o.result) for name, o in result.checks.items()},
             )
         )
         ids = {"run_id": result.run_id, "trigger": trigger}
@@ -176,13 +175,3 @@ class Runner:
         else:
             m.failures.labels(trigger).inc()
             log.warning(result.message, extra=ids)
-
-
-def _brief(result: CheckResult) -> dict[str, str]:
-    """A check's status, and its reason and error when it is not ok, for the history."""
-    brief = {"status": result.status.value}
-    if result.reason is not None:
-        brief["reason"] = str(result.reason.value)
-    if result.status is not Status.OK and result.error is not None:
-        brief["error"] = result.error
-    return brief
