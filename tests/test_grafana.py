@@ -17,7 +17,6 @@ from exporter.config import Settings
 from tests.grafana_queries import (
     DASHBOARD,
     GRAFANA,
-    RULES,
     dashboard_queries,
     datasource_uid,
     grafana_alert_queries,
@@ -26,7 +25,7 @@ from tests.grafana_queries import (
 )
 
 PROVISIONING = GRAFANA / "provisioning"
-PROMETHEUS_ALERTS = GRAFANA.parent / "alerts.yml"
+MONITORING = GRAFANA.parent
 # Where docker-compose mounts monitoring/grafana/dashboards inside the Grafana container.
 DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
 # What Grafana's "Export for sharing" adds and a hand-kept dashboard leaves out.
@@ -34,6 +33,10 @@ EXPORT_NOISE = {"id", "iteration", "version", "gnetId", "__inputs", "__requires"
 INSTANCE_MATCHER = 'instance=~"$instance"'
 # Series Prometheus makes itself rather than scraping them.
 PROMETHEUS_OWN = {"up"}
+# The Pushgateway's own series beside each pushed group, which SmokeTestHeartbeatMissing reads.
+PUSHGATEWAY_OWN = {"push_time_seconds"}
+# The one alert that selects no series: it always fires (vector(1)).
+WATCHDOG = "SmokeTestWatchdog"
 # The sample names each metric type puts in the exposition (`_created` is turned off).
 SUFFIXES = {
     "counter": ("_total",),
@@ -42,13 +45,23 @@ SUFFIXES = {
     "summary": ("", "_count", "_sum"),
     "info": ("_info",),
 }
-PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+# `group_left` and `group_right` may come without a label list.
+PROMQL_KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+    "group_left",
+    "group_right",
+}
 STRING = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
 LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 # Durations (after `offset`, in `[...]`) before plain numbers, so `1m` does not leave an `m`.
 NUMBER = re.compile(r"\b(?:(?:\d+(?:ms|[smhdwy]))+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\b")
 IDENTIFIER = re.compile(r"[A-Za-z_:][\w:]*")
-ALERTS = ("SmokeTestFailing", "SmokeTestStale", "SmokeTestExporterDown")
 
 
 def load_yaml(path: Path) -> Any:
@@ -70,8 +83,14 @@ def raw_dashboard_queries() -> list[str]:
     return [target["expr"] for panel in graph_panels() for target in panel["targets"]]
 
 
-def rules() -> list[dict[str, Any]]:
-    return [rule for group in load_yaml(RULES)["groups"] for rule in group["rules"]]
+def recorded() -> set[str]:
+    """The series the shipped Prometheus rule files record (smoke_test:...)."""
+    names: set[str] = set()
+    for path in sorted(MONITORING.glob("*.yml")):
+        document = load_yaml(path)
+        for group in document.get("groups", []) if isinstance(document, dict) else []:
+            names.update(rule["record"] for rule in group["rules"] if "record" in rule)
+    return names
 
 
 def metric_names(expr: str) -> set[str]:
@@ -111,9 +130,10 @@ def served(tmp_path: Path) -> set[str]:
 def test_metric_names_finds_selectors_and_skips_functions_labels_and_keywords() -> None:
     expr = (
         'histogram_quantile(0.99, sum by (sink, le) (rate(a_bucket{sink=~"x|y"}[5m]))) '
-        "and on (instance) b > bool 3 * c_total offset 1m or absent(up{job='j'})"
+        "and on (instance) b > bool 3 * c_total offset 1m or absent(up{job='j'}) "
+        "/ ignoring (check) group_left d:e:rate5m"
     )
-    assert metric_names(expr) == {"a_bucket", "b", "c_total", "up"}
+    assert metric_names(expr) == {"a_bucket", "b", "c_total", "up", "d:e:rate5m"}
 
 
 def test_substitute_fills_in_instance_and_grafana_intervals() -> None:
@@ -231,20 +251,67 @@ def test_dashboard_shows_every_metric_the_monitoring_issue_asks_for() -> None:
         "smoke_test_http_request_duration_seconds_bucket",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
+        "smoke_test:check_error_budget_remaining:ratio",
+        "smoke_test:check_burn_rate:rate1h",
+        "smoke_test:check_burn_rate:rate6h",
     }
 
 
+def test_recorded_finds_the_recording_rules_of_the_shipped_files() -> None:
+    assert {
+        "smoke_test:success:ratio",
+        "smoke_test:check_error_budget_remaining:ratio",
+        "smoke_test:check_burn_rate:rate1h",
+        "smoke_test:check_burn_rate:rate6h",
+    } <= recorded()
+    assert all(":" in name for name in recorded())
+
+
 def test_every_metric_in_the_dashboard_and_grafana_rules_is_served(served: set[str]) -> None:
+    """Served by the exporter, or recorded from its series by the shipped rule files (whose own
+    inputs promtool's tests check), or the Pushgateway's for the heartbeat alert."""
+    known = served | recorded() | PUSHGATEWAY_OWN
     queries = dashboard_queries() + grafana_alert_queries()
     instance, store = load_dashboard()["templating"]["list"]
     queries.append(("variable instance", "smoke_test_success"))
     queries.append(("variable store", "smoke_test_canary_written_total"))
     assert "smoke_test_success" in instance["definition"]
     assert "smoke_test_canary_written_total" in store["definition"]
+    selecting_nothing = [title for title, expr in queries if not metric_names(expr)]
+    assert selecting_nothing == [WATCHDOG]
     for title, expr in queries:
         names = metric_names(expr)
-        assert names, title
-        assert names <= served, f"{title}: {sorted(names - served)} not served"
+        assert names <= known, f"{title}: {sorted(names - known)} not served"
+
+
+def test_slo_row_shows_each_checks_budget_left_and_burn_rate_from_the_recording_rules() -> None:
+    top = load_dashboard()["panels"]
+    start = next(i for i, panel in enumerate(top) if panel["title"] == "SLOs")
+    end = next(i for i in range(start + 1, len(top)) if top[i]["type"] == "row")
+    row = [
+        (panel["title"], [(target["expr"], target["legendFormat"]) for target in panel["targets"]])
+        for panel in top[start + 1 : end]
+    ]
+    budget = 'smoke_test:check_error_budget_remaining:ratio{instance=~"$instance"}'
+    assert row == [
+        ("Error budget remaining", [(budget, "{{instance}} {{check}}")]),
+        ("Error budget remaining over time", [(budget, "{{instance}} {{check}}")]),
+        (
+            "Burn rate by check",
+            [
+                (
+                    'smoke_test:check_burn_rate:rate1h{instance=~"$instance"}',
+                    "{{instance}} {{check}} 1h",
+                ),
+                (
+                    'smoke_test:check_burn_rate:rate6h{instance=~"$instance"}',
+                    "{{instance}} {{check}} 6h",
+                ),
+            ],
+        ),
+    ]
+    units = [panel["fieldConfig"]["defaults"]["unit"] for panel in top[start + 1 : end]]
+    assert units == ["percentunit", "percentunit", "short"]
 
 
 def test_dashboard_provider_reads_the_mounted_dashboards_directory() -> None:
@@ -252,41 +319,6 @@ def test_dashboard_provider_reads_the_mounted_dashboards_directory() -> None:
     assert provider["type"] == "file"
     assert provider["options"]["path"] == DASHBOARDS_MOUNT
     assert DASHBOARD.parent == GRAFANA / "dashboards"
-
-
-def test_grafana_rules_query_the_provisioned_datasource_and_end_in_an_expression() -> None:
-    uid = datasource_uid()
-    for rule in rules():
-        title = rule["title"]
-        refs = {query["refId"]: query for query in rule["data"]}
-        assert {query["datasourceUid"] for query in rule["data"]} == {uid, "__expr__"}, title
-        assert refs[rule["condition"]]["datasourceUid"] == "__expr__", title
-        for query in rule["data"]:
-            assert query["model"]["refId"] == query["refId"], title
-            if query["datasourceUid"] == "__expr__":
-                assert query["model"]["expression"] in refs, title
-    assert len(grafana_alert_queries()) == len(ALERTS)
-
-
-def test_grafana_rules_have_the_prometheus_alerts_titles_and_unique_uids() -> None:
-    assert [rule["title"] for rule in rules()] == list(ALERTS)
-    uids = [rule["uid"] for rule in rules()]
-    assert len(uids) == len(set(uids))
-    assert all(len(uid) <= 40 for uid in uids)  # Grafana's limit
-
-
-def test_grafana_rules_wait_page_and_link_like_the_prometheus_alerts() -> None:
-    alerts = {
-        alert["alert"]: alert
-        for group in load_yaml(PROMETHEUS_ALERTS)["groups"]
-        for alert in group["rules"]
-    }
-    for rule in rules():
-        alert = alerts[rule["title"]]
-        assert rule["for"] == alert.get("for", "0s"), rule["title"]
-        assert rule["labels"] == {"severity": alert["labels"]["severity"]}, rule["title"]
-        runbook = rule["annotations"]["runbook_url"]
-        assert runbook == alert["annotations"]["runbook_url"], rule["title"]
 
 
 def test_notification_policy_routes_to_an_existing_contact_point() -> None:

@@ -123,10 +123,19 @@ def test_the_walk_finds_an_unknown_field() -> None:
     ]
 
 
-def test_the_prometheus_rule_carries_the_shipped_alerts_exactly() -> None:
+def test_the_prometheus_rule_carries_the_shipped_alert_and_slo_rules_exactly() -> None:
     (rule,) = [d for _, d in documents() if d["kind"] == "PrometheusRule"]
-    shipped = yaml.safe_load((ROOT / "monitoring" / "alerts.yml").read_text())
-    assert rule["spec"]["groups"] == shipped["groups"]
+    shipped = [
+        group
+        for name in ("alerts.yml", "slo-rules.yml")
+        for group in yaml.safe_load((ROOT / "monitoring" / name).read_text())["groups"]
+    ]
+    assert [group["name"] for group in shipped] == [
+        "smoke-test-exporter",
+        "smoke-test-slo",
+        "smoke-test-slo-budget",
+    ]
+    assert rule["spec"]["groups"] == shipped
 
 
 def test_probe_paths_are_routes_and_ports_agree_with_the_flags_and_the_image() -> None:

@@ -1,9 +1,11 @@
 """The fleet rules through real federation: a cluster Prometheus scraping 20 exporter
-processes (3 broken on purpose) and recording the fleet rules, a global Prometheus federating
-the recorded series, and the fleet alert reaching a real Alertmanager from the global level."""
+processes (3 broken on purpose) and recording the fleet rules, SLO error ratios included, a
+global Prometheus federating the recorded series, and the fleet alert reaching a real
+Alertmanager from the global level."""
 
 from __future__ import annotations
 
+import functools
 import time
 import urllib.parse
 from pathlib import Path
@@ -24,6 +26,8 @@ from tests.promtool import require, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_RULES = ROOT / "monitoring" / "fleet-rules.yml"
+FLEET_TESTS = ["monitoring/fleet-rules_test.yml", "monitoring/fleet-rules_days_test.yml"]
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 EXPORTERS = 20
 BROKEN = 3
 JOB = "smoke-test-exporter"
@@ -70,6 +74,18 @@ def labelled(result: list[dict[str, Any]]) -> dict[tuple[tuple[str, str], ...], 
     }
 
 
+def recorded_at(
+    server: ConfiguredPrometheus, name: str
+) -> dict[tuple[tuple[str, str], ...], float]:
+    return labelled(server.result(name))
+
+
+def minutes(duration: str) -> int:
+    """A promtool eval_time of minutes and hours ("5m", "1h10m") in minutes."""
+    hours, _, rest = duration.rpartition("h")
+    return int(hours or 0) * 60 + int(rest.rstrip("m") or 0)
+
+
 def key(**labels: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({**LABELS, **labels}.items()))
 
@@ -111,7 +127,12 @@ def test_fleet_rules_and_alert_through_real_federation(start: Start, tmp_path: P
                         "job_name": "federate",
                         "honor_labels": True,
                         "metrics_path": "/federate",
-                        "params": {"match[]": ['{__name__=~"smoke_test:.*"}']},
+                        "params": {
+                            "match[]": [
+                                '{__name__=~"smoke_test:.*"}',
+                                '{__name__=~"cluster:smoke_test_.*"}',
+                            ]
+                        },
                         "static_configs": [{"targets": [cluster.address]}],
                     }
                 ],
@@ -185,6 +206,19 @@ def test_fleet_rules_and_alert_through_real_federation(start: Start, tmp_path: P
         # The cluster Prometheus records the same series without `cluster`, and fires nothing.
         local = [a["labels"]["alertname"] for a in cluster.get("/api/v1/alerts")["data"]["alerts"]]
         assert local == ["SmokeTestWatchdog"]
+        # Each check's error ratio over the fleet, in every window of the SLO rules: db runs on
+        # the 3 broken exporters only and fails every run there; logging runs on all 20 and
+        # never fails. A scrape between a run's two counts makes a ratio a run off while it is
+        # a window's end, so each is waited for.
+        ratios = {key(check="db"): 1.0, key(check="logging"): 0.0}
+        for window in SLO_WINDOWS:
+            name = f"cluster:smoke_test_check_error_ratio:rate{window}"
+            poll(
+                f"{name} at the global level",
+                functools.partial(recorded_at, global_, name),
+                ratios.__eq__,
+                15,
+            )
     finally:
         for server in (global_, cluster):
             if server is not None:
@@ -196,19 +230,18 @@ def test_promtool_accepts_the_fleet_rules_and_their_unit_tests_pass() -> None:
     checked = tool("promtool", "check", "rules", "monitoring/fleet-rules.yml")
     assert (checked.returncode, checked.stdout) == (
         0,
-        "Checking monitoring/fleet-rules.yml\n  SUCCESS: 10 rules found\n\n",
+        "Checking monitoring/fleet-rules.yml\n  SUCCESS: 17 rules found\n\n",
     )
-    tested = tool("promtool", "test", "rules", "monitoring/fleet-rules_test.yml")
-    assert (tested.returncode, tested.stdout, tested.stderr) == (
-        0,
-        "Unit Testing:  monitoring/fleet-rules_test.yml\n  SUCCESS\n\n",
-        "",
-    )
+    for test_file in FLEET_TESTS:
+        tested = tool("promtool", "test", "rules", test_file)
+        assert (tested.returncode, tested.stdout, tested.stderr) == (
+            0,
+            f"Unit Testing:  {test_file}\n  SUCCESS\n\n",
+            "",
+        )
 
 
-def test_every_fleet_alert_fires_in_a_unit_test_and_all_but_the_watchdog_stay_silent_in_one() -> (
-    None
-):
+def test_every_fleet_alert_fires_and_all_but_the_watchdog_stay_silent_and_resolve() -> None:
     rules = [r for g in yaml.safe_load(FLEET_RULES.read_text())["groups"] for r in g["rules"]]
     alerts = {r["alert"]: r["labels"]["severity"] for r in rules if "alert" in r}
     assert alerts == {
@@ -216,12 +249,24 @@ def test_every_fleet_alert_fires_in_a_unit_test_and_all_but_the_watchdog_stay_si
         "SmokeTestFleetMemberFailing": "warning",
         "SmokeTestWatchdog": "none",
     }
-    tests = yaml.safe_load((ROOT / "monitoring" / "fleet-rules_test.yml").read_text())["tests"]
+    tests = [t for name in FLEET_TESTS for t in yaml.safe_load((ROOT / name).read_text())["tests"]]
     cases = [case for test in tests for case in test.get("alert_rule_test", [])]
     assert {c["alertname"] for c in cases if c["exp_alerts"]} == set(alerts)
     assert {c["alertname"] for c in cases if not c["exp_alerts"]} == set(alerts) - {
         "SmokeTestWatchdog"
     }
+    # Resolving: in one test, the alert fires, then is silent at a later evaluation.
+    resolved = set()
+    for test in tests:
+        states = [
+            (c["alertname"], bool(c["exp_alerts"]), c["eval_time"])
+            for c in test.get("alert_rule_test", [])
+        ]
+        for name, fired, when in states:
+            later = [w for n, f, w in states if n == name and not f and minutes(w) > minutes(when)]
+            if fired and later:
+                resolved.add(name)
+    assert resolved == set(alerts) - {"SmokeTestWatchdog"}  # the Watchdog never resolves
     recorded = {r["record"] for r in rules if "record" in r}
     tested = {case["expr"] for test in tests for case in test.get("promql_expr_test", [])}
     assert recorded == tested  # every recording rule has an exact-value case

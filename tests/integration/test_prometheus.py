@@ -16,14 +16,19 @@ import pytest
 import yaml
 
 from tests.certs import CA
+from tests.grafana_queries import dashboard_queries, grafana_alert_queries
 from tests.integration.conftest import Start
 from tests.integration.exporter_process import ExporterProcess
-from tests.integration.stack import Alertmanager, Prometheus, poll, shorten_for
+from tests.integration.stack import DURATION_PART, SECONDS, Alertmanager, Prometheus, poll, scaled
 from tests.promtool import require, tool
 from tests.support.monitoring import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
+SLO_RULES = ROOT / "monitoring" / "slo-rules.yml"
 JOB = "smoke-test-exporter"
+# The live Prometheus runs a test copy of the rules 30 times faster: a `for: 2m` is 4 s, an
+# hour's window 2 minutes (the shipped files are what promtool tests).
+FASTER = 1 / 30
 
 
 def runbook_base() -> str:
@@ -50,6 +55,19 @@ SEVERITIES = {
     "SmokeTestLogSinkErrors": "warning",
     "SmokeTestLogDeliverySlow": "warning",
 }
+SLO_SEVERITIES = {
+    "SmokeTestErrorBudgetBurn": "critical",
+    "SmokeTestErrorBudgetSlowBurn": "warning",
+    "SmokeTestBudgetWindowMismatch": "info",
+}
+# Each rule file, its promtool test files, and how many rules `promtool check rules` finds.
+RULE_FILES = {
+    "monitoring/alerts.yml": (["monitoring/alerts_test.yml"], 13),
+    "monitoring/slo-rules.yml": (
+        ["monitoring/slo-rules_test.yml", "monitoring/slo-rules_days_test.yml"],
+        20,
+    ),
+}
 
 StartPrometheus = Callable[[ExporterProcess, Alertmanager], Prometheus]
 Samples = list[tuple[dict[str, str], str]]
@@ -60,6 +78,21 @@ def alert_rules() -> list[dict[str, Any]]:
     assert group["name"] == JOB
     rules: list[dict[str, Any]] = group["rules"]
     return rules
+
+
+def slo_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(SLO_RULES.read_text())["groups"]
+    assert [g["name"] for g in groups] == ["smoke-test-slo", "smoke-test-slo-budget"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def unit_tests(names: list[str]) -> list[dict[str, Any]]:
+    """Every test group of the promtool test files ``names``."""
+    return [test for name in names for test in yaml.safe_load((ROOT / name).read_text())["tests"]]
+
+
+def seconds(duration: str) -> float:
+    return sum(int(n) * SECONDS[unit] for n, unit in DURATION_PART.findall(duration))
 
 
 def samples(result: list[dict[str, Any]]) -> Samples:
@@ -81,39 +114,73 @@ def test_promtool_accepts_the_prometheus_config_and_its_rules(config: str) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     assert f" SUCCESS: {config} is valid prometheus config file syntax\n" in done.stdout
     assert "Checking monitoring/alerts.yml\n  SUCCESS: 13 rules found\n" in done.stdout
+    assert "Checking monitoring/slo-rules.yml\n  SUCCESS: 20 rules found\n" in done.stdout
 
 
-def test_promtool_accepts_the_alert_rules() -> None:
-    done = tool("promtool", "check", "rules", "monitoring/alerts.yml")
+@pytest.mark.parametrize("rule_file", RULE_FILES)
+def test_promtool_accepts_the_rules(rule_file: str) -> None:
+    done = tool("promtool", "check", "rules", rule_file)
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "Checking monitoring/alerts.yml\n  SUCCESS: 13 rules found\n\n",
+        f"Checking {rule_file}\n  SUCCESS: {RULE_FILES[rule_file][1]} rules found\n\n",
         "",
     )
 
 
-def test_promtool_unit_tests_of_the_alerts_pass() -> None:
-    done = tool("promtool", "test", "rules", "monitoring/alerts_test.yml")
+@pytest.mark.parametrize("test_file", [name for names, _ in RULE_FILES.values() for name in names])
+def test_promtool_unit_tests_of_the_rules_pass(test_file: str) -> None:
+    done = tool("promtool", "test", "rules", test_file)
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "Unit Testing:  monitoring/alerts_test.yml\n  SUCCESS\n\n",
+        f"Unit Testing:  {test_file}\n  SUCCESS\n\n",
         "",
     )
 
 
-def test_every_alert_has_severity_runbook_and_a_firing_and_a_silent_unit_test() -> None:
-    rules = alert_rules()
-    assert {r["alert"]: r["labels"] for r in rules} == {
-        name: {"severity": severity} for name, severity in SEVERITIES.items()
+@pytest.mark.parametrize(
+    ("rules", "severities", "rule_file"),
+    [
+        (alert_rules, SEVERITIES, "monitoring/alerts.yml"),
+        (slo_rules, SLO_SEVERITIES, "monitoring/slo-rules.yml"),
+    ],
+    ids=["alerts", "slo-rules"],
+)
+def test_every_alert_has_severity_runbook_and_fires_stays_silent_and_resolves_in_unit_tests(
+    rules: Callable[[], list[dict[str, Any]]], severities: dict[str, str], rule_file: str
+) -> None:
+    alerts = [rule for rule in rules() if "alert" in rule]
+    assert {r["alert"]: r["labels"] for r in alerts} == {
+        name: {"severity": severity} for name, severity in severities.items()
     }
-    for rule in rules:
+    for rule in alerts:
         assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
         assert rule["annotations"]["runbook_url"] == RUNBOOK + rule["alert"].lower()
-    unit_tests = yaml.safe_load((ROOT / "monitoring" / "alerts_test.yml").read_text())
-    cases = [case for test in unit_tests["tests"] for case in test["alert_rule_test"]]
+    tests = unit_tests(RULE_FILES[rule_file][0])
+    cases = [case for test in tests for case in test.get("alert_rule_test", [])]
     firing = {case["alertname"] for case in cases if case["exp_alerts"]}
     silent = {case["alertname"] for case in cases if not case["exp_alerts"]}
-    assert firing == silent == set(SEVERITIES)
+    assert firing == silent == set(severities)
+    # Resolving: in one test, the alert fires, and is silent at a later evaluation.
+    resolved = set()
+    for test in tests:
+        times: dict[str, dict[bool, list[float]]] = {}
+        for case in test.get("alert_rule_test", []):
+            by_state = times.setdefault(case["alertname"], {True: [], False: []})
+            by_state[bool(case["exp_alerts"])].append(seconds(case["eval_time"]))
+        resolved |= {
+            name
+            for name, by_state in times.items()
+            if by_state[True] and any(t > min(by_state[True]) for t in by_state[False])
+        }
+    assert resolved == set(severities)
+
+
+def test_every_slo_recording_rule_has_an_exact_value_case() -> None:
+    recorded = {rule["record"] for rule in slo_rules() if "record" in rule}
+    tests = unit_tests(RULE_FILES["monitoring/slo-rules.yml"][0])
+    checked = {case["expr"] for test in tests for case in test.get("promql_expr_test", [])}
+    assert recorded == checked
+    assert len(recorded) == 17
 
 
 def test_amtool_accepts_the_alertmanager_config() -> None:
@@ -131,7 +198,8 @@ def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
 
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[StartPrometheus]:
-    """Factory: Prometheus scraping an exporter with the shipped rules, `for:` shortened to 1s."""
+    """Factory: Prometheus scraping an exporter with the shipped alert and SLO rules, as a test
+    copy running FASTER (every `for`, window and group interval scaled)."""
     binary = require("prometheus")
     servers: list[Prometheus] = []
 
@@ -140,7 +208,8 @@ def prometheus(tmp_path: Path) -> Iterator[StartPrometheus]:
             binary,
             tmp_path / "prometheus",
             target=urllib.parse.urlsplit(exporter.url).netloc,
-            rules=shorten_for(yaml.safe_load(ALERTS.read_text()), "1s"),
+            rules=scaled(yaml.safe_load(ALERTS.read_text()), FASTER),
+            rule_files={"slo-rules.yml": scaled(yaml.safe_load(SLO_RULES.read_text()), FASTER)},
             alertmanager=alertmanager.address,
         )
         servers.append(server)
@@ -151,7 +220,7 @@ def prometheus(tmp_path: Path) -> Iterator[StartPrometheus]:
         server.kill()
 
 
-def test_failing_smoke_test_reaches_alertmanager_resolves_and_a_stopped_exporter_is_down(
+def test_a_failing_check_pages_once_by_name_resolves_and_a_stopped_exporter_is_down(
     alertmanager: Alertmanager, prometheus: StartPrometheus, start: Start, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "exporter.log"
@@ -168,32 +237,13 @@ def test_failing_smoke_test_reaches_alertmanager_resolves_and_a_stopped_exporter
     # A directory in the log file's place: every run fails on the file sink with reason `open`.
     log_file.unlink()
     log_file.mkdir()
-    failing = poll(
-        "SmokeTestFailing in Alertmanager",
-        lambda: named(alertmanager.alerts(), "SmokeTestFailing"),
-        bool,
-        20,
-    )
-    assert [(a["labels"], a["annotations"], a["status"]["state"]) for a in failing] == [
-        (
-            {"alertname": "SmokeTestFailing", "severity": "critical", **target},
-            {
-                "summary": f"Smoke test failing on {instance}",
-                "description": f"Every smoke test on {instance} (job {JOB}) has failed for"
-                " 2 minutes; failing checks: logging. GET /smoke-test on the exporter names"
-                " the failed sink and the cause.",
-                "runbook_url": RUNBOOK + "smoketestfailing",
-            },
-            "active",
-        )
-    ]
     check_failing = poll(
         "SmokeTestCheckFailing in Alertmanager",
         lambda: named(alertmanager.alerts(), "SmokeTestCheckFailing"),
         bool,
         20,
     )
-    assert [(a["labels"], a["annotations"]["summary"]) for a in check_failing] == [
+    assert [(a["labels"], a["annotations"], a["status"]["state"]) for a in check_failing] == [
         (
             {
                 "alertname": "SmokeTestCheckFailing",
@@ -201,7 +251,14 @@ def test_failing_smoke_test_reaches_alertmanager_resolves_and_a_stopped_exporter
                 "check": "logging",
                 **target,
             },
-            f"Check logging failing on {instance}: open",
+            {
+                "summary": f"Check logging failing on {instance}: open",
+                "description": f"The logging check on {instance} (job {JOB}) has failed in every"
+                " run for 2 minutes. The reason is the one it gave most in the last 5 minutes;"
+                " GET /smoke-test on the exporter gives the error and the component.",
+                "runbook_url": RUNBOOK + "smoketestcheckfailing",
+            },
+            "active",
         )
     ]
     sink_errors = poll(
@@ -222,13 +279,17 @@ def test_failing_smoke_test_reaches_alertmanager_resolves_and_a_stopped_exporter
 
     log_file.rmdir()
     poll(
-        "SmokeTestFailing resolved in Alertmanager",
-        lambda: named(alertmanager.alerts(), "SmokeTestFailing"),
+        "SmokeTestCheckFailing resolved in Alertmanager",
+        lambda: named(alertmanager.alerts(), "SmokeTestCheckFailing"),
         lambda alerts: alerts == [],
         20,
     )
     assert samples(server.result("smoke_test_success")) == passing
-    assert named(server.alerts(), "SmokeTestFailing") == []
+    # One cause, one page: every run failed, yet SmokeTestFailing never fired, in any
+    # evaluation since Prometheus started.
+    ever = 'ALERTS{alertname="SmokeTestFailing", alertstate="firing"}[1h]'
+    assert server.result(f"count_over_time({ever})") == []
+    assert named(alertmanager.alerts(), "SmokeTestFailing") == []
 
     assert exporter.stop() == 0
     down = {"alertname": "SmokeTestExporterDown", "severity": "critical", **target}
@@ -273,11 +334,11 @@ def test_every_alert_and_dashboard_query_runs_on_live_prometheus_and_panels_have
     threading.Thread(target=service.serve_forever, daemon=True).start()
     config = tmp_path / "smoke-test.yml"
     # And a store check that finds the canaries in the exporter's own log file, so the log
-    # store row has data.
+    # store row has data; web has an objective, so the SLO rules and row have data too.
     config.write_text(
         "checks:\n  - {name: logging, type: logging}\n"
         f"  - {{name: web, type: http, url: 'https://127.0.0.1:{service.server_port}/',"
-        f" tls: {{ca_file: '{ca.cert}'}}}}\n"
+        f" tls: {{ca_file: '{ca.cert}'}}, objective: 0.999}}\n"
         f"  - {{name: central, type: file, path: '{tmp_path / 'exporter.log'}'}}\n"
     )
     try:
@@ -298,9 +359,6 @@ def test_every_alert_and_dashboard_query_runs_on_live_prometheus_and_panels_have
 def _queries_run_and_panels_have_data(
     exporter: ExporterProcess, prometheus: StartPrometheus, alertmanager: Alertmanager
 ) -> None:
-    # Written by the Grafana work; imported here so the rest of this file runs without it.
-    from tests.grafana_queries import dashboard_queries, grafana_alert_queries
-
     server = prometheus(exporter, alertmanager)
     # Several scrapes first, so rates and quantiles have two points or more in their window.
     poll(
@@ -310,7 +368,7 @@ def _queries_run_and_panels_have_data(
         20,
     )
 
-    rules = [(r["alert"], str(r["expr"])) for r in alert_rules()]
+    rules = [(r.get("alert", r.get("record")), str(r["expr"])) for r in alert_rules() + slo_rules()]
     queries = rules + grafana_alert_queries() + dashboard_queries()
     errors = {title: server.query(expr).get("error") for title, expr in queries}
     assert {title: error for title, error in errors.items() if error is not None} == {}
@@ -333,8 +391,19 @@ def _queries_run_and_panels_have_data(
         "smoke_test_canary_missing_total",
         "smoke_test_canary_lost_total",
         "smoke_test_canary_delay_seconds_bucket",
+        "smoke_test_check_runs_total",
+        "smoke_test_check_objective",
+        "smoke_test_slo_window_seconds",
     }
     assert sorted(name for name in names if not server.result(name)) == []
+    # And every SLO recording rule records, the budget's slower group too.
+    recorded = [rule["record"] for rule in slo_rules() if "record" in rule]
+    poll(
+        "every SLO recording rule recorded",
+        lambda: [name for name in recorded if not server.result(name)],
+        lambda empty: empty == [],
+        20,
+    )
 
     dashboard = dashboard_queries()
     assert dashboard != []
