@@ -11,7 +11,7 @@ from exporter.run.check_series import SLO_WINDOW_SECONDS
 from tests.conftest import Exporter, StartExporter
 from tests.support.config_files import load, refused
 from tests.support.reload import reload
-from tests.test_checks_tcp import refused_port
+from tests.support.sockets import refused_port
 
 
 def write(path: Path, checks: str) -> Path:
