@@ -529,6 +529,9 @@ SMOKE_SERIES = {
     "smoke_test_check_status",
     "smoke_test_check_failures_total",
     "smoke_test_check_failures_created",
+    "smoke_test_check_runs_total",
+    "smoke_test_check_runs_created",
+    "smoke_test_slo_window_seconds",
 }
 
 
@@ -547,6 +550,8 @@ def assert_series(host: Host, http: int, failed: int, pets: int, ok: bool) -> No
     fails = {t: sample(metrics, "smoke_test_failures_total", trigger=t) for t in TRIGGERS}
     assert fails == {"startup": 0, "schedule": 0, "http": failed}
     assert sample(metrics, "smoke_test_duration_seconds_count") == 1 + http
+    assert sample(metrics, "smoke_test_check_runs_total", check="logging") == 1 + http
+    assert sample(metrics, "smoke_test_slo_window_seconds") == 30 * 86400
     assert sample(metrics, "smoke_test_interval_seconds") == 0
     assert sample(metrics, "smoke_test_success") == ok
     assert sample(metrics, "smoke_test_check_success", check="logging") == ok
