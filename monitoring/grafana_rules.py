@@ -56,7 +56,8 @@ HEADER = f"""\
 #
 # Annotations are Prometheus' own but for `$value`, which becomes `$values.A.Value` (Grafana's
 # $value is a string of every query's labels and values). Grafana's `query` template function
-# returns nothing, so the text inside `{{{{ with ... | query }}}}` is left out of its notifications.
+# returns nothing, so the text inside `{{{{ with ... | query }}}}` is left out of its notifications;
+# the alerts are worded so that what remains reads whole (tests/test_grafana_text.py).
 # Grafana has no inhibition: one cause gives one page through the `unless` in the expressions.
 """
 
