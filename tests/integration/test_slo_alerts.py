@@ -133,5 +133,12 @@ def test_a_check_with_an_objective_pages_its_budget_burn_alone_and_resolves(
                 lambda alerts: alerts == [],
                 30,
             )
+            # Alone throughout, not only at the moment looked at above: neither other alert
+            # fired in any evaluation since Prometheus started.
+            ever = (
+                'ALERTS{alertname=~"SmokeTestFailing|SmokeTestCheckFailing", alertstate="firing"}'
+                "[1h]"
+            )
+            assert prometheus.result(f"count_over_time({ever})") == []
     finally:
         prometheus.kill()
