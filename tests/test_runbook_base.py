@@ -76,7 +76,7 @@ def test_every_shipped_runbook_url_shares_one_base_and_points_at_a_runbook_headi
     # Each heading is one alert's name, so its anchor is that name in lower case.
     headings = {name.lower() for name in re.findall(r"^## (\w+)$", runbook, flags=re.MULTILINE)}
     found = [url for name in shipped() for url in urls((ROOT / name).read_text())]
-    assert len(found) == 98
+    assert len(found) == 101
     assert len({url.rpartition("#")[0] for url in found}) == 1
     assert {url.rpartition("#")[2] for url in found} == headings
 
@@ -87,7 +87,7 @@ def test_it_rewrites_the_base_of_every_runbook_url_and_nothing_else(tmp_path: Pa
     before = copy([*names, *others, SCRIPT], tmp_path)
     rewritten = run(tmp_path, NEW_BASE)
     assert (rewritten.returncode, rewritten.stderr) == (0, "")
-    assert rewritten.stdout == f"runbook_url: 98 in 9 files now start with {NEW_BASE}\n"
+    assert rewritten.stdout == f"runbook_url: 101 in 9 files now start with {NEW_BASE}\n"
     for name in names:
         old = before[name].decode().split("\n")
         new = (tmp_path / name).read_text(encoding="utf-8").split("\n")
