@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 import types
 import typing
 from pathlib import Path
@@ -136,6 +138,43 @@ def test_the_prometheus_rule_carries_the_shipped_alert_and_slo_rules_exactly() -
         "smoke-test-slo-budget",
     ]
     assert rule["spec"]["groups"] == shipped
+
+
+def test_the_service_file_is_what_make_kubernetes_rule_writes_now(tmp_path: Path) -> None:
+    output = tmp_path / "service.yaml"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "monitoring" / "kubernetes_rule.py"), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"kubernetes_rule: 3 groups from 2 files written to {output}\n"
+    assert output.read_bytes() == (DEPLOY / "service.yaml").read_bytes(), (
+        "deploy/kubernetes/service.yaml is out of step with the rule files: `make kubernetes-rule`"
+    )
+
+
+def test_make_kubernetes_rule_refuses_a_file_whose_rule_is_not_last(tmp_path: Path) -> None:
+    (tmp_path / "monitoring").mkdir()
+    for name in ("alerts.yml", "slo-rules.yml"):
+        (tmp_path / "monitoring" / name).write_text("groups: []\n")
+    target = tmp_path / "deploy" / "kubernetes" / "service.yaml"
+    target.parent.mkdir(parents=True)
+    before = "kind: Service\n---\nkind: PrometheusRule\nspec: {groups: []}\n---\nkind: Service\n"
+    target.write_text(before)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "monitoring" / "kubernetes_rule.py"), "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "kubernetes_rule: deploy/kubernetes/service.yaml: the PrometheusRule is not the last"
+        " document\n"
+    )
+    assert target.read_text() == before
 
 
 def test_probe_paths_are_routes_and_ports_agree_with_the_flags_and_the_image() -> None:
